@@ -1,0 +1,44 @@
+// Command mcu is the MCU compositing server. "mcu serve" (the default) runs
+// rooms over WebRTC; "mcu compose" merges recordings into one grid file.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "compose":
+		return runCompose(ctx, args, stderr)
+	case "serve":
+		return runServe(ctx, args, stderr)
+	case "help", "-h", "--help":
+		usage(stderr)
+		return 0
+	}
+	fmt.Fprintf(stderr, "mcu: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `usage: mcu [serve] [flags]          run the MCU server (default)
+       mcu compose -o OUT [flags] INPUT[@SECONDS]...   merge recordings into one grid file
+Run "mcu serve -h" or "mcu compose -h" for the flags.`)
+}
