@@ -64,6 +64,9 @@ func NewMuxer(path string, f Format, encs ...*Encoder) (m *Muxer, err error) {
 		return m, fmt.Errorf("transcode: creating %s: %w", path, err)
 	}
 	fc.SetPb(pb)
+	// Hand every finished cluster or fragment to the OS at once, so a crash
+	// loses at most the one being written.
+	fc.SetFlags(fc.Flags().Add(astiav.FormatContextFlagFlushPackets))
 	if err := fc.WriteHeader(opts); err != nil {
 		return m, fmt.Errorf("transcode: writing %s header: %w", name, err)
 	}

@@ -1,0 +1,369 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+const maxNameRunes = 64
+
+var (
+	roomPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	qualities   = []string{"360p", "480p", "720p"}
+	frameRates  = []int{15, 30}
+)
+
+// conn is one websocket connection. The reader (the ServeHTTP goroutine)
+// parses messages and calls the Session; the writer goroutine owns all
+// writes. Gorilla itself answers the client's pings and close frames with
+// WriteControl, which is safe alongside the writer.
+type conn struct {
+	srv  *Server
+	ws   *websocket.Conn
+	log  atomic.Pointer[slog.Logger] // gains room and participant on join
+	opts Options
+
+	out        chan Message
+	done       chan struct{} // closed by stop: the connection is closing
+	readerDone chan struct{}
+	writerDone chan struct{}
+
+	stopOnce  sync.Once
+	closeCode int    // set before done is closed
+	closeText string // set before done is closed
+	flush     bool   // write queued messages before the close frame
+
+	// Owned by the reader goroutine.
+	session   Session
+	leaveOnce sync.Once
+}
+
+func newConn(s *Server, ws *websocket.Conn, log *slog.Logger) *conn {
+	c := &conn{
+		srv:        s,
+		ws:         ws,
+		opts:       s.opts,
+		out:        make(chan Message, s.opts.SendQueue),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	c.log.Store(log)
+	return c
+}
+
+func (c *conn) logger() *slog.Logger { return c.log.Load() }
+
+// Send queues m for the client; see Sender.
+func (c *conn) Send(m Message) {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	select {
+	case c.out <- m:
+	case <-c.done:
+	default:
+		c.logger().Warn("closing slow consumer", "queue", cap(c.out), "type", m.Type)
+		c.stop(websocket.ClosePolicyViolation, "send queue full", false)
+	}
+}
+
+// stop starts closing the connection with the given close status; only the
+// first call counts. With flush, messages already queued are written first.
+func (c *conn) stop(code int, text string, flush bool) {
+	c.stopOnce.Do(func() {
+		c.closeCode, c.closeText, c.flush = code, text, flush
+		close(c.done)
+	})
+}
+
+func (c *conn) stopping() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// run serves the connection until it is closed, then makes the session
+// leave.
+func (c *conn) run(ctx context.Context) {
+	go c.writeLoop(ctx)
+	c.readLoop()
+	c.stop(websocket.CloseNormalClosure, "", false)
+	<-c.writerDone
+	c.leave()
+}
+
+func (c *conn) leave() {
+	if c.session == nil {
+		return
+	}
+	c.leaveOnce.Do(func() {
+		c.session.Leave()
+		c.logger().Info("participant left")
+	})
+}
+
+func (c *conn) readLoop() {
+	defer close(c.readerDone)
+	limit := c.opts.MaxMessageBytes
+	extend := func() error { return c.ws.SetReadDeadline(time.Now().Add(c.opts.PongWait)) }
+	_ = extend()
+	c.ws.SetPongHandler(func(string) error { return extend() })
+	for {
+		kind, r, err := c.ws.NextReader()
+		if err != nil {
+			c.logger().Debug("websocket read ended", "err", err)
+			return
+		}
+		_ = extend()
+		// The size limit is enforced here rather than with SetReadLimit so
+		// that the too_large error reaches the client before the close
+		// frame (gorilla would send its close frame first).
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			c.logger().Debug("websocket read ended", "err", err)
+			return
+		}
+		if c.stopping() {
+			continue // discard until the client answers our close frame
+		}
+		if int64(len(data)) > limit {
+			c.sendError(CodeTooLarge, fmt.Sprintf("message exceeds %d bytes", limit))
+			c.stop(websocket.CloseMessageTooBig, "message too large", true)
+			continue
+		}
+		if kind != websocket.TextMessage {
+			c.sendError(CodeBadMessage, "binary messages are not supported")
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.opts.PingInterval)
+	defer ping.Stop()
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case m := <-c.out:
+			if err := c.write(m); err != nil {
+				c.logger().Debug("websocket write failed", "err", err)
+				c.stop(websocket.CloseAbnormalClosure, "", false)
+				c.ws.Close()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
+				c.logger().Debug("websocket ping failed", "err", err)
+				c.stop(websocket.CloseAbnormalClosure, "", false)
+				c.ws.Close()
+				return
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			c.stop(websocket.CloseGoingAway, "server shutting down", false)
+		case <-c.done:
+			c.finish()
+			return
+		}
+	}
+}
+
+// finish flushes if asked, sends the close frame, gives the client a moment
+// to answer it (closing a socket with unread data would reset it and could
+// lose what we just wrote), and closes the socket.
+func (c *conn) finish() {
+	defer c.ws.Close()
+	if c.flush {
+		for drained := false; !drained; {
+			select {
+			case m := <-c.out:
+				if err := c.write(m); err != nil {
+					return
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+	grace := min(c.opts.WriteWait, time.Second)
+	msg := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(grace))
+	if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+		return
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-c.readerDone:
+	case <-t.C:
+	}
+}
+
+func (c *conn) write(m Message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		// A bad payload from the room layer; drop it, keep the connection.
+		c.logger().Error("encoding message", "type", m.Type, "err", err)
+		return nil
+	}
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.opts.WriteWait)); err != nil {
+		return fmt.Errorf("signaling: setting write deadline: %w", err)
+	}
+	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		return fmt.Errorf("signaling: writing %s message: %w", m.Type, err)
+	}
+	return nil
+}
+
+func (c *conn) sendError(code, msg string) {
+	c.Send(Message{Type: TypeError, Code: code, Message: msg})
+}
+
+// replyError reports a Backend or Session error to the client.
+func (c *conn) replyError(op string, err error) {
+	var pe *Error
+	if errors.As(err, &pe) {
+		c.logger().Debug("request refused", "op", op, "code", pe.Code, "err", err)
+		c.sendError(pe.Code, pe.Message)
+		return
+	}
+	c.logger().Warn("request failed", "op", op, "err", err)
+	c.sendError(CodeInternal, fmt.Sprintf("%s: %v", op, err))
+}
+
+func (c *conn) handle(data []byte) {
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.sendError(CodeBadMessage, "invalid JSON: "+err.Error())
+		return
+	}
+	switch m.Type {
+	case "":
+		c.sendError(CodeBadMessage, "type: required")
+		return
+	case TypePing:
+		c.Send(Message{Type: TypePong})
+		return
+	case TypeJoin:
+		c.join(m)
+		return
+	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeLeave:
+	default:
+		c.sendError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type))
+		return
+	}
+	if c.session == nil {
+		c.sendError(CodeNotJoined, m.Type+": join a room first")
+		return
+	}
+	switch m.Type {
+	case TypeOffer:
+		if m.SDP == "" {
+			c.sendError(CodeBadMessage, "sdp: required")
+			return
+		}
+		answer, err := c.session.Offer(m.SDP)
+		if err != nil {
+			c.replyError("offer", err)
+			return
+		}
+		c.Send(Message{Type: TypeAnswer, SDP: answer})
+	case TypeAnswer:
+		if m.SDP == "" {
+			c.sendError(CodeBadMessage, "sdp: required")
+			return
+		}
+		if err := c.session.Answer(m.SDP); err != nil {
+			c.replyError("answer", err)
+		}
+	case TypeCandidate:
+		if m.Candidate == nil {
+			c.sendError(CodeBadMessage, "candidate: required")
+			return
+		}
+		if err := c.session.AddCandidate(*m.Candidate); err != nil {
+			c.replyError("candidate", err)
+		}
+	case TypeSettings:
+		c.settings(m)
+	case TypeLeave:
+		c.leave()
+		c.stop(websocket.CloseNormalClosure, "left", true)
+	}
+}
+
+func (c *conn) join(m Message) {
+	if c.session != nil {
+		c.sendError(CodeAlreadyJoined, "this connection has already joined a room")
+		return
+	}
+	name := strings.TrimSpace(m.Name)
+	switch {
+	case m.Room == "":
+		c.sendError(CodeBadRequest, "room: required")
+		return
+	case !roomPattern.MatchString(m.Room):
+		c.sendError(CodeBadRequest, "room: must be 1-64 of A-Z a-z 0-9 _ -")
+		return
+	case name == "":
+		c.sendError(CodeBadRequest, "name: required")
+		return
+	case utf8.RuneCountInString(name) > maxNameRunes:
+		c.sendError(CodeBadRequest, fmt.Sprintf("name: longer than %d characters", maxNameRunes))
+		return
+	case strings.ContainsFunc(name, unicode.IsControl):
+		c.sendError(CodeBadRequest, "name: contains control characters")
+		return
+	}
+	s, err := c.srv.backend.Join(m.Room, name, c)
+	if err != nil {
+		c.replyError("join", err)
+		return
+	}
+	if s == nil {
+		c.replyError("join", errors.New("backend returned no session"))
+		return
+	}
+	c.session = s
+	c.log.Store(c.logger().With("room", m.Room, "participant", s.ID()))
+	c.logger().Info("participant joined", "name", name)
+}
+
+func (c *conn) settings(m Message) {
+	switch {
+	case m.Quality == "" && m.FPS == 0:
+		c.sendError(CodeBadMessage, "quality or fps: required")
+		return
+	case m.Quality != "" && !slices.Contains(qualities, m.Quality):
+		c.sendError(CodeBadRequest, "quality: must be one of "+strings.Join(qualities, ", "))
+		return
+	case m.FPS != 0 && !slices.Contains(frameRates, m.FPS):
+		c.sendError(CodeBadRequest, fmt.Sprintf("fps: must be one of %v", frameRates))
+		return
+	}
+	if err := c.session.SetSettings(m.Quality, m.FPS); err != nil {
+		c.replyError("settings", err)
+	}
+}

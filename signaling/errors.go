@@ -1,0 +1,26 @@
+package signaling
+
+// Error codes sent in "error" messages.
+const (
+	CodeBadMessage    = "bad_message"    // unparsable JSON or a missing field
+	CodeUnknownType   = "unknown_type"   // the type is not part of the protocol
+	CodeNotJoined     = "not_joined"     // the message needs a joined session
+	CodeAlreadyJoined = "already_joined" // a second join on one connection
+	CodeBadRequest    = "bad_request"    // a field has an invalid value
+	CodeRoomFull      = "room_full"      // the room admits nobody more
+	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
+	CodeInternal      = "internal"       // any other failure
+)
+
+// Error is an error with a protocol code. A Backend or Session returns it,
+// wrapped or not, to choose the code sent to the client; any other error is
+// reported as CodeInternal.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error returns the code and the message.
+func (e *Error) Error() string {
+	return "signaling: " + e.Code + ": " + e.Message
+}

@@ -1,0 +1,72 @@
+package signaling
+
+import (
+	"encoding/json"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Message types sent by the client.
+const (
+	TypeJoin      = "join"
+	TypeOffer     = "offer"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeSettings  = "settings"
+	TypeLeave     = "leave"
+	TypePing      = "ping"
+)
+
+// Message types sent by the server. TypeOffer, TypeAnswer, TypeCandidate and
+// TypeSettings are used in both directions.
+const (
+	TypeJoined            = "joined"
+	TypeParticipantJoined = "participant_joined"
+	TypeParticipantLeft   = "participant_left"
+	TypeLayout            = "layout"
+	TypeRecording         = "recording"
+	TypeError             = "error"
+	TypePong              = "pong"
+)
+
+// Message is one JSON object on the websocket, in either direction.
+type Message struct {
+	Type string `json:"type"`
+	// join
+	Room string `json:"room,omitempty"`
+	Name string `json:"name,omitempty"`
+	// offer / answer
+	SDP string `json:"sdp,omitempty"`
+	// candidate (trickle ICE, both directions); nil candidate never sent
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	// settings (client request and server event)
+	Quality string `json:"quality,omitempty"`
+	FPS     int    `json:"fps,omitempty"`
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// server events; the payloads are built by the room layer
+	ParticipantID string          `json:"participant_id,omitempty"`
+	Participant   *Participant    `json:"participant,omitempty"`
+	Participants  []Participant   `json:"participants,omitempty"`
+	Layout        []Tile          `json:"layout,omitempty"`
+	Recording     json.RawMessage `json:"recording,omitempty"`
+}
+
+// Participant describes one member of a room in server events.
+type Participant struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Video bool   `json:"video"`
+	Audio bool   `json:"audio"`
+}
+
+// Tile is one participant's rectangle on the composite picture, in pixels.
+type Tile struct {
+	ParticipantID string `json:"participant_id"`
+	Name          string `json:"name"`
+	X             int    `json:"x"`
+	Y             int    `json:"y"`
+	W             int    `json:"w"`
+	H             int    `json:"h"`
+}

@@ -1,0 +1,205 @@
+package signaling
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+)
+
+// Sender delivers server→client messages to one connection. Send never
+// blocks: it queues, and a connection whose queue is full is closed (slow
+// consumer). Send on a closed connection does nothing. It is safe for
+// concurrent use.
+type Sender interface {
+	Send(Message)
+}
+
+// Backend is the room layer.
+type Backend interface {
+	// Join admits a participant into room under the display name; out
+	// receives that participant's events. Join sends the "joined" message
+	// on out before any other event for the participant, since only the room
+	// layer knows the participant list and settings. Errors may be *Error
+	// (room_full, bad_request, ...).
+	Join(room, name string, out Sender) (Session, error)
+}
+
+// Session is one joined participant as seen by its connection. The server
+// calls its methods from the connection's reader goroutine, one at a time.
+type Session interface {
+	// ID returns the participant's ID.
+	ID() string
+	// Offer applies the client's offer and returns the server's answer.
+	Offer(sdp string) (answer string, err error)
+	// Answer applies the client's answer to an offer the server sent.
+	Answer(sdp string) error
+	// AddCandidate adds a remote ICE candidate sent by the client.
+	AddCandidate(c webrtc.ICECandidateInit) error
+	// SetSettings changes the room's output settings. quality is "",
+	// "360p", "480p" or "720p" and fps is 0, 15 or 30; "" and 0 leave that
+	// setting unchanged (the server ensures at least one is set). The room
+	// layer announces the new settings with a "settings" event.
+	SetSettings(quality string, fps int) error
+	// Leave removes the participant from its room. The server calls it
+	// exactly once, on "leave" or when the connection closes.
+	Leave()
+}
+
+// Options tunes a Server. Zero fields take their defaults.
+type Options struct {
+	// MaxMessageBytes is the largest client message accepted (default
+	// 64 KiB). A larger one is answered with a too_large error, then the
+	// connection is closed with status 1009.
+	MaxMessageBytes int64
+	// PingInterval is how often the server pings the client (default 20s).
+	// It is lowered to 9/10 of PongWait if not shorter than it.
+	PingInterval time.Duration
+	// PongWait is how long the server waits for any frame, pongs included,
+	// before it drops the connection (default 60s).
+	PongWait time.Duration
+	// WriteWait bounds each write to the client (default 10s).
+	WriteWait time.Duration
+	// SendQueue is the number of messages queued per connection before it
+	// is closed as a slow consumer (default 64).
+	SendQueue int
+	// CheckOrigin approves the upgrade request's Origin (default: no Origin,
+	// the server's own host, or localhost).
+	CheckOrigin func(*http.Request) bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 64 << 10
+	}
+	if o.PongWait <= 0 {
+		o.PongWait = 60 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 20 * time.Second
+	}
+	if o.PingInterval >= o.PongWait {
+		o.PingInterval = o.PongWait * 9 / 10
+	}
+	if o.WriteWait <= 0 {
+		o.WriteWait = 10 * time.Second
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 64
+	}
+	if o.CheckOrigin == nil {
+		o.CheckOrigin = sameHostOrLocalhost
+	}
+	return o
+}
+
+// Server serves the websocket protocol. Mount it at /ws.
+type Server struct {
+	backend  Backend
+	log      *slog.Logger
+	opts     Options
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{}
+	wg     sync.WaitGroup // one per running ServeHTTP
+}
+
+// NewServer returns a Server that admits participants through b. A nil log
+// discards logging.
+func NewServer(b Backend, log *slog.Logger, opts Options) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts = opts.withDefaults()
+	return &Server{
+		backend:  b,
+		log:      log,
+		opts:     opts,
+		upgrader: websocket.Upgrader{CheckOrigin: opts.CheckOrigin},
+		conns:    make(map[*conn]struct{}),
+	}
+}
+
+// ServeHTTP upgrades the request to a websocket and runs the connection
+// until it closes, the request's context is done or the Server is closed.
+// After Close it answers 503.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	ws, err := s.upgrader.Upgrade(w, r, nil) // writes the HTTP error itself
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	c := newConn(s, ws, s.log.With("remote", r.RemoteAddr))
+
+	s.mu.Lock()
+	if s.closed {
+		c.stop(websocket.CloseGoingAway, "server shutting down", false)
+	} else {
+		s.conns[c] = struct{}{}
+	}
+	s.mu.Unlock()
+
+	c.run(r.Context())
+
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close closes every connection and waits until their goroutines have
+// returned and their sessions have left. It is idempotent.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	for _, c := range conns {
+		c.stop(websocket.CloseGoingAway, "server shutting down", false)
+	}
+	s.wg.Wait()
+}
+
+// sameHostOrLocalhost accepts requests without an Origin (non-browser
+// clients), from a page on the server's own host, or from a page on
+// localhost (development).
+func sameHostOrLocalhost(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
