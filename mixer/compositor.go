@@ -46,6 +46,8 @@ type Compositor struct {
 	byID   map[string]*tileState
 	dirty  bool // whole canvas must be redrawn
 	slots  int
+	// drawnAt holds the push times of the pictures the last Render drew.
+	drawnAt []time.Time
 }
 
 type tileState struct {
@@ -191,6 +193,7 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 	if err := c.canvas.Begin(); err != nil {
 		return nil, err
 	}
+	c.drawnAt = c.drawnAt[:0]
 	if c.dirty {
 		w, h := c.canvas.Size()
 		c.canvas.Fill(image.Rect(0, 0, w, h), Background)
@@ -219,8 +222,20 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 			return nil, err
 		}
 		t.drawn, t.holder, t.fresh = fit, false, false
+		c.drawnAt = append(c.drawnAt, t.updated)
 	}
 	return c.canvas.Frame(), nil
+}
+
+// DrawnPushTimes returns the push times of the pictures drawn by the last
+// Render and forgets them, so that the caller can measure how long a
+// picture took from arrival to leaving in a composite.
+func (c *Compositor) DrawnPushTimes() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := append([]time.Time(nil), c.drawnAt...)
+	c.drawnAt = c.drawnAt[:0]
+	return out
 }
 
 func (c *Compositor) drawPlaceholder(t *tileState) {

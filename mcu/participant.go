@@ -1,0 +1,414 @@
+package mcu
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asticode/go-astiav"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+
+	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
+)
+
+// pliThrottle is the shortest gap between two PLIs sent to one publisher.
+const pliThrottle = 500 * time.Millisecond
+
+// Participant is one member of a room with one PeerConnection: it publishes
+// audio and video, and receives the room's composite and its own mix-minus.
+type Participant struct {
+	room *Room
+	id   string
+	name string
+	out  signaling.Sender
+	log  *slog.Logger
+
+	pc       *webrtc.PeerConnection
+	audioOut *webrtc.TrackLocalStaticSample
+	audioIn  mixer.Track
+	inBlock  []float32 // owned by the room's audio loop
+	outBlock []float32 // owned by the room's audio loop
+
+	tracksAdded bool // owned by the signaling goroutine
+	gone        atomic.Bool
+	leaveOnce   sync.Once
+	wg          sync.WaitGroup
+	joined      time.Time
+
+	hasVideo, hasAudio atomic.Bool
+	bytesIn, bytesOut  atomic.Int64
+	framesDecoded      atomic.Int64
+	packetsLost        atomic.Int64
+	plisSent           atomic.Int64
+	decodeErrors       atomic.Int64
+	lastPLI            atomic.Int64 // unix nanoseconds
+
+	statsMu   sync.Mutex
+	lastStats statsSample
+}
+
+type statsSample struct {
+	at                time.Time
+	bytesIn, bytesOut int64
+	frames            int64
+}
+
+func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participant, error) {
+	pc, err := r.srv.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("mcu: peer connection: %w", err)
+	}
+	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
+	if err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("mcu: audio track: %w", err)
+	}
+	p := &Participant{
+		room: r, id: id, name: name, out: out, log: r.log.With("participant", id),
+		pc: pc, audioOut: audioOut, joined: time.Now(),
+		inBlock:  make([]float32, mixer.BlockSamples),
+		outBlock: make([]float32, mixer.BlockSamples),
+	}
+	p.lastStats.at = p.joined
+	// Live audio: start after 60 ms of jitter absorption, never let more
+	// than 200 ms queue up.
+	p.audioIn.Prefill = 3 * mixer.BlockSamples
+	p.audioIn.MaxQueued = 10 * mixer.BlockSamples
+	pc.OnTrack(p.onTrack)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.log.Debug("connection state", "state", s.String())
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			r.RequestKeyframe()
+		case webrtc.PeerConnectionStateFailed:
+			go p.Leave()
+		}
+	})
+	return p, nil
+}
+
+// ID implements signaling.Session.
+func (p *Participant) ID() string { return p.id }
+
+// Name is the participant's display name.
+func (p *Participant) Name() string { return p.name }
+
+func (p *Participant) info() signaling.Participant {
+	return signaling.Participant{ID: p.id, Name: p.name, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load()}
+}
+
+func (p *Participant) isGone() bool { return p.gone.Load() }
+
+// Offer implements signaling.Session: it applies the client's offer, binds
+// the room's composite and this participant's mix-minus to the offered
+// transceivers and answers with all local candidates.
+func (p *Participant) Offer(sdp string) (string, error) {
+	if p.gone.Load() {
+		return "", ErrClosed
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
+	}
+	if !p.tracksAdded {
+		for _, t := range []webrtc.TrackLocal{p.room.videoTrack, p.audioOut} {
+			sender, err := p.pc.AddTrack(t)
+			if err != nil {
+				return "", fmt.Errorf("mcu: adding %s track: %w", t.Kind(), err)
+			}
+			p.wg.Add(1)
+			go p.readRTCP(sender, t.Kind() == webrtc.RTPCodecTypeVideo)
+		}
+		p.tracksAdded = true
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "cannot answer offer: " + err.Error()}
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("mcu: setting answer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(3 * time.Second):
+	}
+	return p.pc.LocalDescription().SDP, nil
+}
+
+// Answer implements signaling.Session for server-initiated renegotiation.
+func (p *Participant) Answer(sdp string) error {
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid answer: " + err.Error()}
+	}
+	return nil
+}
+
+// AddCandidate implements signaling.Session.
+func (p *Participant) AddCandidate(c webrtc.ICECandidateInit) error {
+	if err := p.pc.AddICECandidate(c); err != nil {
+		return &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid candidate: " + err.Error()}
+	}
+	return nil
+}
+
+// SetSettings implements signaling.Session: it changes the room's output.
+func (p *Participant) SetSettings(quality string, fps int) error {
+	if _, err := p.room.SetSettings(quality, fps); err != nil {
+		return &signaling.Error{Code: signaling.CodeBadRequest, Message: err.Error()}
+	}
+	return nil
+}
+
+// Leave implements signaling.Session: the participant leaves the room and
+// everything it holds is freed. It is idempotent.
+func (p *Participant) Leave() {
+	p.leaveOnce.Do(func() {
+		p.gone.Store(true)
+		p.room.leave(p)
+		p.close()
+	})
+}
+
+// close stops the PeerConnection, which ends the read loops, and waits for them.
+func (p *Participant) close() {
+	p.gone.Store(true)
+	if err := p.pc.Close(); err != nil {
+		p.log.Debug("closing peer connection", "err", err)
+	}
+	p.wg.Wait()
+}
+
+// readRTCP drains a sender's RTCP (the interceptors need it read) and turns
+// receivers' keyframe requests into one for the room encoder.
+func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
+	defer p.wg.Done()
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		if !video {
+			continue
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.room.RequestKeyframe()
+			}
+		}
+	}
+}
+
+func (p *Participant) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
+	p.log.Info("publishing", "kind", t.Kind().String(), "codec", codec)
+	p.wg.Add(1)
+	if t.Kind() == webrtc.RTPCodecTypeVideo {
+		go p.readVideo(t, codec)
+	} else {
+		go p.readAudio(t, codec)
+	}
+}
+
+// sendPLI asks the publisher for a keyframe, at most every pliThrottle.
+func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
+	now := time.Now().UnixNano()
+	last := p.lastPLI.Load()
+	if now-last < int64(pliThrottle) || !p.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	if err := p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err == nil {
+		p.plisSent.Add(1)
+	}
+}
+
+// readVideo depacketizes, decodes and hands pictures to the compositor.
+// After loss or a decoding error it drops pictures until the next keyframe
+// (the tile keeps its last good picture) and asks for one.
+func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
+	defer p.wg.Done()
+	var depack rtp.Depacketizer
+	var isKey func([]byte) bool
+	switch codec {
+	case "vp8":
+		depack, isKey = &codecs.VP8Packet{}, vp8Keyframe
+	case "h264":
+		depack, isKey = &codecs.H264Packet{}, h264Keyframe
+	default:
+		p.log.Warn("unsupported video codec", "codec", codec)
+		return
+	}
+	dec, err := transcode.NewStreamDecoder(codec)
+	if err != nil {
+		p.log.Error("video decoder", "err", err)
+		return
+	}
+	defer dec.Close()
+	p.hasVideo.Store(true)
+	defer p.hasVideo.Store(false)
+	sb := samplebuilder.New(128, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond))
+	ssrc := t.SSRC()
+	needKey := true
+	p.sendPLI(ssrc)
+	var lastSeq uint16
+	haveSeq := false
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		if haveSeq {
+			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
+				p.packetsLost.Add(int64(gap - 1))
+			}
+		}
+		if !haveSeq || int16(pkt.SequenceNumber-lastSeq) > 0 {
+			lastSeq, haveSeq = pkt.SequenceNumber, true
+		}
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if s.PrevDroppedPackets > 0 {
+				needKey = true
+			}
+			if needKey {
+				if !isKey(s.Data) {
+					p.sendPLI(ssrc)
+					continue
+				}
+				needKey = false
+			}
+			arrived := time.Now()
+			err := dec.DecodeVideo(s.Data, func(f *astiav.Frame) error {
+				p.framesDecoded.Add(1)
+				return p.room.comp.Push(p.id, f, arrived)
+			})
+			if err != nil {
+				p.decodeErrors.Add(1)
+				needKey = true
+				p.sendPLI(ssrc)
+			}
+		}
+	}
+}
+
+// readAudio decodes Opus and queues it for the room's audio loop.
+func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
+	defer p.wg.Done()
+	if codec != "opus" {
+		p.log.Warn("unsupported audio codec", "codec", codec)
+		return
+	}
+	dec, err := transcode.NewStreamDecoder("opus")
+	if err != nil {
+		p.log.Error("audio decoder", "err", err)
+		return
+	}
+	defer dec.Close()
+	p.hasAudio.Store(true)
+	defer p.hasAudio.Store(false)
+	sb := samplebuilder.New(16, &codecs.OpusPacket{}, 48000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond))
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		sb.Push(pkt)
+		for s := sb.Pop(); s != nil; s = sb.Pop() {
+			if len(s.Data) == 0 {
+				continue
+			}
+			if err := dec.DecodeAudio(s.Data, p.audioIn.Append); err != nil {
+				p.decodeErrors.Add(1)
+			}
+		}
+	}
+}
+
+// audioBlock returns the next 20 ms of this participant's voice, or nil when
+// there is none. Called by the room's audio loop only.
+func (p *Participant) audioBlock() []float32 {
+	if !p.audioIn.Take(p.inBlock) {
+		return nil
+	}
+	return p.inBlock
+}
+
+// mixBuf is the buffer the audio loop writes this participant's mix into.
+func (p *Participant) mixBuf() []float32 { return p.outBlock }
+
+func (p *Participant) writeAudio(data []byte) error {
+	p.bytesOut.Add(int64(len(data)))
+	return p.audioOut.WriteSample(media.Sample{Data: data, Duration: 20 * time.Millisecond})
+}
+
+// ParticipantInfo is a participant with live statistics.
+type ParticipantInfo struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	JoinedAt      time.Time `json:"joined_at"`
+	Video         bool      `json:"video"`
+	Audio         bool      `json:"audio"`
+	State         string    `json:"state"`
+	BitrateIn     int64     `json:"bitrate_in"`
+	BitrateOut    int64     `json:"bitrate_out"`
+	DecodedFPS    float64   `json:"decoded_fps"`
+	FramesDecoded int64     `json:"frames_decoded"`
+	PacketsLost   int64     `json:"packets_lost"`
+	PLIsSent      int64     `json:"plis_sent"`
+	DecodeErrors  int64     `json:"decode_errors"`
+}
+
+// Stats returns the participant's statistics; rates cover the time since
+// the previous call (or since joining).
+func (p *Participant) Stats() ParticipantInfo {
+	now := time.Now()
+	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
+	p.room.mu.Lock()
+	videoOut := p.room.stats.bytesOut
+	p.room.mu.Unlock()
+	out := p.bytesOut.Load() + videoOut
+	p.statsMu.Lock()
+	prev := p.lastStats
+	p.lastStats = statsSample{at: now, bytesIn: in, bytesOut: out, frames: frames}
+	p.statsMu.Unlock()
+	dt := now.Sub(prev.at).Seconds()
+	info := ParticipantInfo{
+		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
+		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
+		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(),
+	}
+	if dt > 0.05 {
+		info.BitrateIn = int64(float64(in-prev.bytesIn) * 8 / dt)
+		info.BitrateOut = int64(float64(out-prev.bytesOut) * 8 / dt)
+		info.DecodedFPS = float64(frames-prev.frames) / dt
+	}
+	return info
+}
+
+// vp8Keyframe reads the VP8 payload header: bit 0 clear marks a keyframe.
+func vp8Keyframe(b []byte) bool { return len(b) > 0 && b[0]&1 == 0 }
+
+// h264Keyframe looks for an IDR or SPS NAL unit in Annex-B data.
+func h264Keyframe(b []byte) bool {
+	for i := 0; i+3 < len(b); i++ {
+		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
+			switch b[i+3] & 0x1f {
+			case 5, 7:
+				return true
+			}
+		}
+	}
+	return false
+}

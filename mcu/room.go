@@ -1,0 +1,551 @@
+package mcu
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
+)
+
+// keyframeThrottle is the shortest gap between two keyframes forced by
+// receivers' PLIs.
+const keyframeThrottle = 500 * time.Millisecond
+
+// Settings are a room's output settings.
+type Settings struct {
+	Quality transcode.Quality `json:"quality"`
+	FPS     int               `json:"fps"`
+}
+
+// VideoSink receives every composite picture of a room, on the room's video
+// goroutine; it must not keep f after returning. size is the picture size.
+type VideoSink interface {
+	WriteVideo(f *astiav.Frame, at time.Time) error
+}
+
+// AudioSink receives the room's full mix (everyone), 20 ms at a time.
+type AudioSink interface {
+	WriteAudio(s []float32, at time.Time) error
+}
+
+// Room is one meeting: its participants, its compositor and encoder, and
+// the loops that drive them. The video loop owns the encoder; the audio loop
+// owns the per-participant Opus encoders; mu guards the rest.
+type Room struct {
+	srv  *Server
+	name string
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	comp       *mixer.Compositor
+	videoTrack *webrtc.TrackLocalStaticSample
+	keyframe   chan struct{}
+	settingsCh chan Settings
+
+	mu           sync.Mutex
+	participants []*Participant
+	settings     Settings
+	nextID       int
+	closed       bool
+	created      time.Time
+	lastKeyReq   time.Time
+	videoSinks   map[VideoSink]struct{}
+	audioSinks   map[AudioSink]struct{}
+	stats        roomStats
+}
+
+type roomStats struct {
+	framesOut    int64
+	bytesOut     int64
+	keyframes    int64
+	latency      []time.Duration // recent server-added latencies
+	latencyIndex int
+}
+
+func newRoom(s *Server, name string) (*Room, error) {
+	w, h := s.cfg.Quality.Size()
+	comp, err := mixer.NewCompositor(w, h)
+	if err != nil {
+		return nil, err
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "mcu-"+name)
+	if err != nil {
+		comp.Close()
+		return nil, fmt.Errorf("mcu: room video track: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Room{
+		srv: s, name: name, log: s.log.With("room", name),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		comp: comp, videoTrack: track,
+		keyframe: make(chan struct{}, 1), settingsCh: make(chan Settings, 1),
+		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
+		created:  time.Now(),
+		videoSinks: map[VideoSink]struct{}{}, audioSinks: map[AudioSink]struct{}{},
+	}, nil
+}
+
+// Name is the room's name.
+func (r *Room) Name() string { return r.name }
+
+// Settings returns the room's output settings.
+func (r *Room) Settings() Settings {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.settings
+}
+
+// Done is closed when the room has closed and freed everything.
+func (r *Room) Done() <-chan struct{} { return r.done }
+
+func (r *Room) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// run drives the room until it closes.
+func (r *Room) run() {
+	defer close(r.done)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); r.videoLoop() }()
+	go func() { defer wg.Done(); r.audioLoop() }()
+	<-r.ctx.Done()
+	r.mu.Lock()
+	ps := append([]*Participant(nil), r.participants...)
+	r.mu.Unlock()
+	for _, p := range ps {
+		p.Leave()
+	}
+	wg.Wait()
+	r.comp.Close()
+	r.log.Info("room closed")
+}
+
+// Close removes everyone and stops the room. It is idempotent.
+func (r *Room) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.cancel()
+}
+
+func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if len(r.participants) >= r.srv.cfg.MaxParticipants {
+		r.mu.Unlock()
+		return nil, ErrRoomFull
+	}
+	r.nextID++
+	id := fmt.Sprintf("p%d", r.nextID)
+	r.mu.Unlock()
+
+	p, err := newParticipant(r, id, name, out)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		p.close()
+		return nil, ErrClosed
+	}
+	r.participants = append(r.participants, p)
+	list := r.participantListLocked()
+	settings := r.settings
+	r.mu.Unlock()
+
+	r.log.Info("participant joined", "participant", id, "name", name)
+	out.Send(signaling.Message{Type: signaling.TypeJoined, Room: r.name, ParticipantID: id, Participants: list,
+		Quality: string(settings.Quality), FPS: settings.FPS})
+	info := p.info()
+	r.broadcast(signaling.Message{Type: signaling.TypeParticipantJoined, Participant: &info}, p)
+	r.relayout()
+	return p, nil
+}
+
+func (r *Room) leave(p *Participant) {
+	r.mu.Lock()
+	idx := -1
+	for i, q := range r.participants {
+		if q == p {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		r.mu.Unlock()
+		return
+	}
+	r.participants = append(r.participants[:idx], r.participants[idx+1:]...)
+	empty := len(r.participants) == 0
+	r.mu.Unlock()
+	r.log.Info("participant left", "participant", p.id)
+	info := p.info()
+	r.broadcast(signaling.Message{Type: signaling.TypeParticipantLeft, Participant: &info}, nil)
+	if empty {
+		r.Close()
+		return
+	}
+	r.relayout()
+}
+
+func (r *Room) participantListLocked() []signaling.Participant {
+	out := make([]signaling.Participant, len(r.participants))
+	for i, p := range r.participants {
+		out[i] = p.info()
+	}
+	return out
+}
+
+// Participants returns the participants in join order.
+func (r *Room) Participants() []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Participant(nil), r.participants...)
+}
+
+// relayout gives every participant a tile in join order and tells everyone.
+func (r *Room) relayout() {
+	r.mu.Lock()
+	tiles := make([]mixer.Tile, len(r.participants))
+	for i, p := range r.participants {
+		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
+	}
+	r.mu.Unlock()
+	r.comp.SetTiles(tiles)
+	r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
+	r.RequestKeyframe()
+}
+
+// Layout returns every participant's tile on the composite.
+func (r *Room) Layout() []signaling.Tile {
+	rects := r.comp.Layout()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]signaling.Tile, 0, len(rects))
+	for i, p := range r.participants {
+		if i >= len(rects) {
+			break
+		}
+		out = append(out, tileOf(p, rects[i]))
+	}
+	return out
+}
+
+func tileOf(p *Participant, rc image.Rectangle) signaling.Tile {
+	return signaling.Tile{ParticipantID: p.id, Name: p.name, X: rc.Min.X, Y: rc.Min.Y, W: rc.Dx(), H: rc.Dy()}
+}
+
+// broadcast sends m to every participant but skip.
+func (r *Room) broadcast(m signaling.Message, skip *Participant) {
+	for _, p := range r.Participants() {
+		if p != skip {
+			p.out.Send(m)
+		}
+	}
+}
+
+// Broadcast sends an event to every participant.
+func (r *Room) Broadcast(m signaling.Message) { r.broadcast(m, nil) }
+
+// SetSettings changes the output quality and/or fps ("" and 0 keep the
+// current value). It takes effect on the next frame, for everyone.
+func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
+	r.mu.Lock()
+	s := r.settings
+	r.mu.Unlock()
+	if quality != "" {
+		q, err := transcode.ParseQuality(quality)
+		if err != nil {
+			return s, err
+		}
+		s.Quality = q
+	}
+	if fps != 0 {
+		if err := transcode.CheckFPS(fps); err != nil {
+			return s, err
+		}
+		s.FPS = fps
+	}
+	r.mu.Lock()
+	changed := s != r.settings
+	r.settings = s
+	r.mu.Unlock()
+	if changed {
+		select {
+		case <-r.settingsCh:
+		default:
+		}
+		r.settingsCh <- s
+		r.log.Info("output settings changed", "quality", s.Quality, "fps", s.FPS)
+	}
+	r.broadcast(signaling.Message{Type: signaling.TypeSettings, Quality: string(s.Quality), FPS: s.FPS}, nil)
+	return s, nil
+}
+
+// RequestKeyframe asks the room encoder for a keyframe, at most every 500 ms.
+func (r *Room) RequestKeyframe() {
+	r.mu.Lock()
+	if time.Since(r.lastKeyReq) < keyframeThrottle {
+		r.mu.Unlock()
+		return
+	}
+	r.lastKeyReq = time.Now()
+	r.mu.Unlock()
+	select {
+	case r.keyframe <- struct{}{}:
+	default:
+	}
+}
+
+// AddVideoSink makes s receive every composite picture until removed.
+func (r *Room) AddVideoSink(s VideoSink) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.videoSinks[s] = struct{}{}
+}
+
+// RemoveVideoSink stops s; once it returns, s gets no more pictures.
+func (r *Room) RemoveVideoSink(s VideoSink) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.videoSinks, s)
+}
+
+// AddAudioSink makes s receive the full mix until removed.
+func (r *Room) AddAudioSink(s AudioSink) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.audioSinks[s] = struct{}{}
+}
+
+// RemoveAudioSink stops s.
+func (r *Room) RemoveAudioSink(s AudioSink) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.audioSinks, s)
+}
+
+func (r *Room) newVideoEncoder(s Settings) (*transcode.Encoder, error) {
+	w, h := s.Quality.Size()
+	return transcode.NewVideoEncoder(transcode.VideoConfig{
+		Codec: "vp8", Width: w, Height: h, FPS: s.FPS, Bitrate: s.Quality.VideoBitrate(s.FPS),
+		Threads: r.srv.cfg.EncoderThreads, ErrorResilient: true,
+	})
+}
+
+// videoLoop composites and encodes on the room's own clock, whatever the
+// inputs do, and sends the same packets to every participant.
+func (r *Room) videoLoop() {
+	s := r.Settings()
+	enc, err := r.newVideoEncoder(s)
+	if err != nil {
+		r.log.Error("video encoder", "err", err)
+		r.Close()
+		return
+	}
+	defer func() { enc.Close() }()
+	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
+	defer ticker.Stop()
+	var pts int64
+	var sinks []VideoSink
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case ns := <-r.settingsCh:
+			w, h := ns.Quality.Size()
+			if err := r.comp.Resize(w, h); err != nil {
+				r.log.Error("resizing compositor", "err", err)
+				continue
+			}
+			e, err := r.newVideoEncoder(ns)
+			if err != nil {
+				r.log.Error("video encoder", "err", err)
+				continue
+			}
+			enc.Close()
+			enc, s, pts = e, ns, 0
+			ticker.Reset(time.Second / time.Duration(s.FPS))
+			r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
+		case <-r.keyframe:
+			enc.ForceKeyframe()
+		case now := <-ticker.C:
+			pic, err := r.comp.Render(now)
+			if err != nil {
+				r.log.Error("compositing", "err", err)
+				continue
+			}
+			fresh := r.comp.DrawnPushTimes()
+			dur := time.Second / time.Duration(s.FPS)
+			var sent int64
+			err = enc.EncodeVideo(pic, pts, func(pkt *astiav.Packet) error {
+				data := pkt.Data()
+				sent += int64(len(data))
+				return r.videoTrack.WriteSample(media.Sample{Data: data, Duration: dur})
+			})
+			pts++
+			if err != nil {
+				r.log.Warn("encoding video", "err", err)
+			}
+			done := time.Now()
+			r.mu.Lock()
+			r.stats.framesOut++
+			r.stats.bytesOut += sent
+			for _, t := range fresh {
+				r.recordLatencyLocked(done.Sub(t))
+			}
+			sinks = sinks[:0]
+			for k := range r.videoSinks {
+				sinks = append(sinks, k)
+			}
+			r.mu.Unlock()
+			for _, k := range sinks {
+				if err := k.WriteVideo(pic, now); err != nil {
+					r.log.Warn("video sink", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (r *Room) recordLatencyLocked(d time.Duration) {
+	const keep = 512
+	if len(r.stats.latency) < keep {
+		r.stats.latency = append(r.stats.latency, d)
+		return
+	}
+	r.stats.latency[r.stats.latencyIndex%keep] = d
+	r.stats.latencyIndex++
+}
+
+// audioLoop mixes every 20 ms: the full mix for sinks, and for each
+// participant the mix without their own voice, encoded with their own Opus
+// encoder.
+func (r *Room) audioLoop() {
+	type out struct {
+		enc *transcode.Encoder
+		lim *mixer.Limiter
+	}
+	outs := map[*Participant]*out{}
+	defer func() {
+		for _, o := range outs {
+			o.enc.Close()
+		}
+	}()
+	ticker := time.NewTicker(20 * time.Millisecond)
+	defer ticker.Stop()
+	full := make([]float32, mixer.BlockSamples)
+	lim := mixer.NewLimiter()
+	var ins, minus [][]float32
+	var lims []*mixer.Limiter
+	var sinks []AudioSink
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case now := <-ticker.C:
+			ps := r.Participants()
+			for p, o := range outs {
+				if p.isGone() {
+					o.enc.Close()
+					delete(outs, p)
+				}
+			}
+			ins, minus, lims = ins[:0], minus[:0], lims[:0]
+			for _, p := range ps {
+				o := outs[p]
+				if o == nil {
+					enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
+					if err != nil {
+						r.log.Error("opus encoder", "err", err)
+						continue
+					}
+					o = &out{enc: enc, lim: mixer.NewLimiter()}
+					outs[p] = o
+				}
+				in := p.audioBlock()
+				ins = append(ins, in)
+				minus = append(minus, p.mixBuf())
+				lims = append(lims, o.lim)
+			}
+			mixer.Mix(ins, full, lim, minus, lims)
+			for i, p := range ps {
+				if i >= len(minus) {
+					break
+				}
+				o := outs[p]
+				if o == nil {
+					continue
+				}
+				if err := o.enc.EncodeAudio(minus[i], false, func(pkt *astiav.Packet) error {
+					return p.writeAudio(pkt.Data())
+				}); err != nil {
+					r.log.Warn("encoding audio", "participant", p.id, "err", err)
+				}
+			}
+			r.mu.Lock()
+			sinks = sinks[:0]
+			for k := range r.audioSinks {
+				sinks = append(sinks, k)
+			}
+			r.mu.Unlock()
+			for _, k := range sinks {
+				if err := k.WriteAudio(full, now); err != nil {
+					r.log.Warn("audio sink", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// RoomInfo describes a room for the HTTP API.
+type RoomInfo struct {
+	Name         string            `json:"name"`
+	Settings     Settings          `json:"settings"`
+	Participants []ParticipantInfo `json:"participants"`
+	Layout       []signaling.Tile  `json:"layout"`
+	CreatedAt    time.Time         `json:"created_at"`
+	FramesOut    int64             `json:"frames_out"`
+	VideoBytes   int64             `json:"video_bytes_out"`
+	// LatencyMedianMS is the median time from a picture arriving to the
+	// first composite containing it being sent.
+	LatencyMedianMS float64 `json:"latency_median_ms"`
+}
+
+// Info returns a snapshot of the room with live participant statistics.
+func (r *Room) Info() RoomInfo {
+	ps := r.Participants()
+	info := RoomInfo{Name: r.name, Settings: r.Settings(), Layout: r.Layout(), Participants: make([]ParticipantInfo, 0, len(ps))}
+	for _, p := range ps {
+		info.Participants = append(info.Participants, p.Stats())
+	}
+	r.mu.Lock()
+	info.CreatedAt, info.FramesOut, info.VideoBytes = r.created, r.stats.framesOut, r.stats.bytesOut
+	lat := append([]time.Duration(nil), r.stats.latency...)
+	r.mu.Unlock()
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		info.LatencyMedianMS = float64(lat[len(lat)/2]) / float64(time.Millisecond)
+	}
+	return info
+}

@@ -1,0 +1,236 @@
+package mcu_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/color"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcu-dev/mcu/internal/mediatest"
+	"github.com/mcu-dev/mcu/internal/peer"
+	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
+	"github.com/mcu-dev/mcu/web"
+)
+
+type testServer struct {
+	rooms *mcu.Server
+	sig   *signaling.Server
+	http  *httptest.Server
+	ws    string
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	transcode.SetLogger(log)
+	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(rooms, log, signaling.Options{})
+	h := httptest.NewServer(web.NewHandler(web.Options{Rooms: rooms, Signaling: sig, Log: log}))
+	s := &testServer{rooms: rooms, sig: sig, http: h, ws: "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"}
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *testServer) close() {
+	s.sig.Close()
+	s.http.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.rooms.Close(ctx)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+
+// eventually retries check until it returns nil or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+type tileWant struct {
+	x, y    int
+	r, g, b int
+	what    string
+}
+
+func checkTiles(c *peer.Client, w, h int, wants ...tileWant) error {
+	img := c.Picture()
+	if img == nil {
+		return fmt.Errorf("%s: no picture yet", c.ID)
+	}
+	if img.Rect.Dx() != w || img.Rect.Dy() != h {
+		return fmt.Errorf("%s: picture %v, want %dx%d", c.ID, img.Rect.Size(), w, h)
+	}
+	for _, tw := range wants {
+		r, g, b, err := peer.RGBAt(img, tw.x, tw.y)
+		if err != nil {
+			return err
+		}
+		if !mediatest.Near(r, g, b, tw.r, tw.g, tw.b, 60) {
+			return fmt.Errorf("%s: %s at (%d,%d) is %d,%d,%d, want about %d,%d,%d", c.ID, tw.what, tw.x, tw.y, r, g, b, tw.r, tw.g, tw.b)
+		}
+	}
+	return nil
+}
+
+var placeholder = [3]int{44, 48, 58}
+
+func TestRoomComposesMixesAndReflows(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	specs := []struct {
+		name string
+		col  color.RGBA
+		tone float64
+	}{
+		{"red", color.RGBA{255, 0, 0, 255}, 500},
+		{"green", color.RGBA{0, 255, 0, 255}, 1100},
+		{"blue", color.RGBA{0, 0, 255, 255}, 1700},
+	}
+	var clients []*peer.Client
+	for _, sp := range specs {
+		col := sp.col
+		c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "r1", Name: sp.name, Colour: &col, Tone: sp.tone, Decode: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+
+	// 3 participants at 360p: 2x2 grid, tiles in join order.
+	tiles := []tileWant{
+		{160, 90, 255, 0, 0, "red tile"},
+		{480, 90, 0, 255, 0, "green tile"},
+		{160, 270, 0, 0, 255, "blue tile"},
+	}
+	for _, c := range clients {
+		eventually(t, 10*time.Second, "composite with every colour", func() error { return checkTiles(c, 640, 360, tiles...) })
+	}
+
+	// Mix-minus: each client hears the others' tones, not its own.
+	time.Sleep(1500 * time.Millisecond)
+	for i, c := range clients {
+		a := c.Audio()
+		if len(a) < 48000 {
+			t.Fatalf("%s received only %d audio samples", specs[i].name, len(a))
+		}
+		last := a[len(a)-48000:]
+		for j, sp := range specs {
+			l := mediatest.ToneLevel(last, sp.tone, 48000)
+			if i == j && l > 0.01 {
+				t.Errorf("%s hears its own %v Hz tone (level %.4f)", specs[i].name, sp.tone, l)
+			}
+			if i != j && l < 0.05 {
+				t.Errorf("%s does not hear %s's %v Hz tone (level %.4f)", specs[i].name, sp.name, sp.tone, l)
+			}
+		}
+	}
+
+	// Stats over the API.
+	resp, err := http.Get(s.http.URL + "/api/rooms/r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"decoded_fps"`) || !strings.Contains(string(body), `"name":"green"`) {
+		t.Errorf("GET /api/rooms/r1: %d %s", resp.StatusCode, body)
+	}
+
+	// A live quality change reaches every receiver.
+	req, _ := http.NewRequest(http.MethodPut, s.http.URL+"/api/rooms/r1", bytes.NewBufferString(`{"quality":"480p"}`))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT quality: %d", resp.StatusCode)
+	}
+	tiles480 := []tileWant{
+		{213, 120, 255, 0, 0, "red tile"},
+		{640, 120, 0, 255, 0, "green tile"},
+		{213, 360, 0, 0, 255, "blue tile"},
+	}
+	for _, c := range clients {
+		eventually(t, 5*time.Second, "480p composite", func() error { return checkTiles(c, 854, 480, tiles480...) })
+	}
+
+	// Green stops sending video: after 3 s its tile is a placeholder while
+	// the others keep their colours.
+	clients[1].StopVideo()
+	eventually(t, 8*time.Second, "placeholder for the stalled participant", func() error {
+		return checkTiles(clients[0], 854, 480,
+			tileWant{213, 120, 255, 0, 0, "red tile"},
+			tileWant{640, 120, placeholder[0], placeholder[1], placeholder[2], "green placeholder"},
+			tileWant{213, 360, 0, 0, 255, "blue tile"})
+	})
+	before := clients[0].FramesReceived.Load()
+	time.Sleep(time.Second)
+	if got := clients[0].FramesReceived.Load() - before; got < 10 {
+		t.Errorf("output dropped to %d frames/s while one input stalled", got)
+	}
+
+	// Red leaves: the grid re-flows to green and blue side by side.
+	clients[0].Leave()
+	for _, c := range clients[1:] {
+		eventually(t, 5*time.Second, "re-flowed grid", func() error {
+			return checkTiles(c, 854, 480,
+				tileWant{213, 240, placeholder[0], placeholder[1], placeholder[2], "green placeholder (left)"},
+				tileWant{640, 240, 0, 0, 255, "blue tile (right)"})
+		})
+	}
+
+	for _, c := range clients {
+		c.Close()
+	}
+	clients = nil
+	eventually(t, 5*time.Second, "room closed after the last leave", func() error {
+		if rs := s.rooms.Rooms(); len(rs) != 0 {
+			return fmt.Errorf("%d rooms still open", len(rs))
+		}
+		return nil
+	})
+	s.close()
+	eventually(t, 10*time.Second, "goroutines back to baseline", func() error {
+		if n := runtime.NumGoroutine(); n > baseline+2 {
+			buf := make([]byte, 1<<16)
+			return fmt.Errorf("%d goroutines, baseline %d\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		return nil
+	})
+}

@@ -1,0 +1,220 @@
+package mcu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
+)
+
+// Config is what a Server needs to run rooms.
+type Config struct {
+	// Quality and FPS are the output settings of new rooms.
+	Quality transcode.Quality
+	FPS     int
+	// MaxParticipants per room (0 = 16).
+	MaxParticipants int
+	// UDPPortMin and UDPPortMax bound the media ports (0 = any).
+	UDPPortMin, UDPPortMax uint16
+	// PublicIPs are announced as host candidates instead of local ones (NAT 1:1).
+	PublicIPs []string
+	// IncludeLoopback offers 127.0.0.1 candidates (tests, single-machine use).
+	IncludeLoopback bool
+	// EncoderThreads per room video encoder (0 = 1).
+	EncoderThreads int
+	Log            *slog.Logger
+}
+
+// Server holds the rooms. It implements signaling.Backend.
+type Server struct {
+	cfg Config
+	api *webrtc.API
+	log *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	hooks  []func(*Room)
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewServer prepares the WebRTC stack: VP8 (preferred), H.264 and Opus, with
+// pion's NACK, RTCP report and TWCC interceptors.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Quality == "" {
+		cfg.Quality = transcode.Q720
+	}
+	if cfg.FPS == 0 {
+		cfg.FPS = 30
+	}
+	if _, err := transcode.ParseQuality(string(cfg.Quality)); err != nil {
+		return nil, err
+	}
+	if err := transcode.CheckFPS(cfg.FPS); err != nil {
+		return nil, err
+	}
+	if cfg.MaxParticipants <= 0 {
+		cfg.MaxParticipants = 16
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	me := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: fb}, PayloadType: 104},
+	} {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, fmt.Errorf("mcu: registering %s: %w", c.MimeType, err)
+		}
+	}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("mcu: registering opus: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("mcu: interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.UDPPortMin, cfg.UDPPortMax); err != nil {
+			return nil, fmt.Errorf("mcu: UDP port range: %w", err)
+		}
+	}
+	if len(cfg.PublicIPs) > 0 {
+		for _, ip := range cfg.PublicIPs {
+			if net.ParseIP(ip) == nil {
+				return nil, fmt.Errorf("mcu: public IP %q is not an IP address", ip)
+			}
+		}
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	se.LoggerFactory = lf
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return &Server{cfg: cfg, api: api, log: cfg.Log, rooms: map[string]*Room{}}, nil
+}
+
+// OnRoom registers fn to be called for every new room, before anyone is in it.
+func (s *Server) OnRoom(fn func(*Room)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, fn)
+}
+
+// Join implements signaling.Backend: it admits name into room, creating the
+// room on first join.
+func (s *Server) Join(room, name string, out signaling.Sender) (signaling.Session, error) {
+	for {
+		r, err := s.roomFor(room)
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.join(name, out)
+		if err == ErrClosed {
+			continue // the room closed just now; make a new one
+		}
+		if err == ErrRoomFull {
+			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+}
+
+func (s *Server) roomFor(name string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if r := s.rooms[name]; r != nil && !r.isClosed() {
+		return r, nil
+	}
+	r, err := newRoom(s, name)
+	if err != nil {
+		return nil, err
+	}
+	s.rooms[name] = r
+	for _, h := range s.hooks {
+		h(r)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		r.run()
+		s.mu.Lock()
+		if s.rooms[name] == r {
+			delete(s.rooms, name)
+		}
+		s.mu.Unlock()
+	}()
+	return r, nil
+}
+
+// Room returns the open room called name.
+func (s *Server) Room(name string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[name]
+	if r == nil || r.isClosed() {
+		return nil, fmt.Errorf("%w: %q", ErrRoomNotFound, name)
+	}
+	return r, nil
+}
+
+// Rooms returns the open rooms sorted by name.
+func (s *Server) Rooms() []*Room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		if !r.isClosed() {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Close closes every room and waits for them.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

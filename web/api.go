@@ -1,0 +1,116 @@
+// Package web serves the MCU over HTTP: the JSON API, the websocket
+// signaling endpoint and the embedded browser client.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/mcu-dev/mcu/mcu"
+)
+
+//go:embed static
+var static embed.FS
+
+// maxBodyBytes bounds JSON request bodies.
+const maxBodyBytes = 64 << 10
+
+// Options wires the handler to the rest of the server.
+type Options struct {
+	Rooms *mcu.Server
+	// Signaling serves /ws.
+	Signaling http.Handler
+	Log       *slog.Logger
+}
+
+// NewHandler returns the HTTP handler of the whole server.
+func NewHandler(o Options) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	g := gin.New()
+	g.Use(gin.Recovery())
+	g.Use(func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+		c.Next()
+	})
+	a := &api{rooms: o.Rooms, log: o.Log}
+	g.GET("/api/rooms", a.listRooms)
+	g.GET("/api/rooms/:room", a.getRoom)
+	g.PUT("/api/rooms/:room", a.putRoom)
+	if o.Signaling != nil {
+		g.GET("/ws", gin.WrapH(o.Signaling))
+	}
+	sub, _ := fs.Sub(static, "static")
+	files := http.FileServer(http.FS(sub))
+	g.NoRoute(func(c *gin.Context) {
+		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
+			apiError(c, http.StatusNotFound, "no such API endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+			return
+		}
+		files.ServeHTTP(c.Writer, c.Request)
+	})
+	return g
+}
+
+type api struct {
+	rooms *mcu.Server
+	log   *slog.Logger
+}
+
+func apiError(c *gin.Context, status int, msg string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}
+
+func (a *api) listRooms(c *gin.Context) {
+	rooms := a.rooms.Rooms()
+	out := make([]mcu.RoomInfo, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, r.Info())
+	}
+	c.JSON(http.StatusOK, gin.H{"rooms": out})
+}
+
+func (a *api) room(c *gin.Context) *mcu.Room {
+	r, err := a.rooms.Room(c.Param("room"))
+	if err != nil {
+		apiError(c, http.StatusNotFound, "room "+c.Param("room")+" not found")
+		return nil
+	}
+	return r
+}
+
+func (a *api) getRoom(c *gin.Context) {
+	if r := a.room(c); r != nil {
+		c.JSON(http.StatusOK, r.Info())
+	}
+}
+
+// settingsRequest is the body of PUT /api/rooms/{room}.
+type settingsRequest struct {
+	Quality string `json:"quality"`
+	FPS     int    `json:"fps"`
+}
+
+func (a *api) putRoom(c *gin.Context) {
+	r := a.room(c)
+	if r == nil {
+		return
+	}
+	var req settingsRequest
+	if err := decodeJSON(c, &req); err != nil {
+		apiError(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Quality == "" && req.FPS == 0 {
+		apiError(c, http.StatusBadRequest, `give "quality" (360p, 480p, 720p) and/or "fps" (15, 30)`)
+		return
+	}
+	if _, err := r.SetSettings(req.Quality, req.FPS); err != nil {
+		apiError(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, r.Info())
+}
