@@ -93,8 +93,8 @@ func newRoom(s *Server, name string) (*Room, error) {
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		comp: comp, videoTrack: track,
 		keyframe: make(chan struct{}, 1), settingsCh: make(chan Settings, 1),
-		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
-		created:  time.Now(),
+		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
+		created:    time.Now(),
 		videoSinks: map[VideoSink]struct{}{}, audioSinks: map[AudioSink]struct{}{},
 	}, nil
 }

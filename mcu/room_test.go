@@ -57,7 +57,10 @@ func (s *testServer) close() {
 
 type testWriter struct{ t *testing.T }
 
-func (w *testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // eventually retries check until it returns nil or the deadline passes.
 func eventually(t *testing.T, d time.Duration, what string, check func() error) {
