@@ -291,7 +291,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			arrived := time.Now()
 			err := dec.DecodeVideo(s.Data, func(f *astiav.Frame) error {
 				p.framesDecoded.Add(1)
-				return p.room.comp.Push(p.id, f, arrived)
+				return p.room.pushFrame(p.id, f, arrived)
 			})
 			if err != nil {
 				p.decodeErrors.Add(1)

@@ -28,16 +28,15 @@ type Settings struct {
 	FPS     int               `json:"fps"`
 }
 
-// VideoSink receives every composite picture of a room, on the room's video
-// goroutine; it must not keep f after returning. size is the picture size.
-type VideoSink interface {
-	WriteVideo(f *astiav.Frame, at time.Time) error
+// AudioSink receives the room's full mix (everyone), 20 ms at a time, on the
+// room's audio goroutine; it must copy s if it keeps it and must not block.
+type AudioSink interface {
+	WriteAudio(s []float32, at time.Time)
 }
 
-// AudioSink receives the room's full mix (everyone), 20 ms at a time.
-type AudioSink interface {
-	WriteAudio(s []float32, at time.Time) error
-}
+// EmptyRoomTimeout is how long a room that is still being recorded stays
+// open after its last participant left.
+var EmptyRoomTimeout = 30 * time.Second
 
 // Room is one meeting: its participants, its compositor and encoder, and
 // the loops that drive them. The video loop owns the encoder; the audio loop
@@ -63,8 +62,10 @@ type Room struct {
 	closed       bool
 	created      time.Time
 	lastKeyReq   time.Time
-	videoSinks   map[VideoSink]struct{}
+	extraComps   map[*mixer.Compositor]struct{}
 	audioSinks   map[AudioSink]struct{}
+	holds        int
+	emptySince   time.Time
 	stats        roomStats
 }
 
@@ -95,7 +96,7 @@ func newRoom(s *Server, name string) (*Room, error) {
 		keyframe: make(chan struct{}, 1), settingsCh: make(chan Settings, 1),
 		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
 		created:    time.Now(),
-		videoSinks: map[VideoSink]struct{}{}, audioSinks: map[AudioSink]struct{}{},
+		extraComps: map[*mixer.Compositor]struct{}{}, audioSinks: map[AudioSink]struct{}{},
 	}, nil
 }
 
@@ -133,6 +134,7 @@ func (r *Room) run() {
 		p.Leave()
 	}
 	wg.Wait()
+	// Extra compositors belong to the recordings, which free them.
 	r.comp.Close()
 	r.log.Info("room closed")
 }
@@ -170,6 +172,7 @@ func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
 		return nil, ErrClosed
 	}
 	r.participants = append(r.participants, p)
+	r.emptySince = time.Time{}
 	list := r.participantListLocked()
 	settings := r.settings
 	r.mu.Unlock()
@@ -197,11 +200,15 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.participants = append(r.participants[:idx], r.participants[idx+1:]...)
 	empty := len(r.participants) == 0
+	held := r.holds > 0
+	if empty {
+		r.emptySince = time.Now()
+	}
 	r.mu.Unlock()
 	r.log.Info("participant left", "participant", p.id)
 	info := p.info()
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantLeft, Participant: &info}, nil)
-	if empty {
+	if empty && !held {
 		r.Close()
 		return
 	}
@@ -230,8 +237,11 @@ func (r *Room) relayout() {
 	for i, p := range r.participants {
 		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
 	}
+	comps := r.compositorsLocked()
 	r.mu.Unlock()
-	r.comp.SetTiles(tiles)
+	for _, c := range comps {
+		c.SetTiles(tiles)
+	}
 	r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
 	r.RequestKeyframe()
 }
@@ -317,20 +327,6 @@ func (r *Room) RequestKeyframe() {
 	}
 }
 
-// AddVideoSink makes s receive every composite picture until removed.
-func (r *Room) AddVideoSink(s VideoSink) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.videoSinks[s] = struct{}{}
-}
-
-// RemoveVideoSink stops s; once it returns, s gets no more pictures.
-func (r *Room) RemoveVideoSink(s VideoSink) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.videoSinks, s)
-}
-
 // AddAudioSink makes s receive the full mix until removed.
 func (r *Room) AddAudioSink(s AudioSink) {
 	r.mu.Lock()
@@ -338,11 +334,97 @@ func (r *Room) AddAudioSink(s AudioSink) {
 	r.audioSinks[s] = struct{}{}
 }
 
-// RemoveAudioSink stops s.
+// RemoveAudioSink stops s; once it returns, s gets no more audio.
 func (r *Room) RemoveAudioSink(s AudioSink) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.audioSinks, s)
+}
+
+// AttachCompositor creates a compositor of its own size that receives every
+// participant's pictures, for an output whose size differs from the live
+// one (a recording). DetachCompositor frees it.
+func (r *Room) AttachCompositor(w, h int) (*mixer.Compositor, error) {
+	c, err := mixer.NewCompositor(w, h)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		c.Close()
+		return nil, ErrClosed
+	}
+	tiles := make([]mixer.Tile, len(r.participants))
+	for i, p := range r.participants {
+		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
+	}
+	c.SetTiles(tiles)
+	r.extraComps[c] = struct{}{}
+	return c, nil
+}
+
+// DetachCompositor stops feeding c and frees it.
+func (r *Room) DetachCompositor(c *mixer.Compositor) {
+	r.mu.Lock()
+	_, ok := r.extraComps[c]
+	delete(r.extraComps, c)
+	r.mu.Unlock()
+	if ok {
+		c.Close()
+	}
+}
+
+func (r *Room) compositorsLocked() []*mixer.Compositor {
+	out := make([]*mixer.Compositor, 0, 1+len(r.extraComps))
+	out = append(out, r.comp)
+	for c := range r.extraComps {
+		out = append(out, c)
+	}
+	return out
+}
+
+// pushFrame hands a participant's picture to every compositor of the room.
+func (r *Room) pushFrame(id string, f *astiav.Frame, at time.Time) error {
+	r.mu.Lock()
+	comps := r.compositorsLocked()
+	r.mu.Unlock()
+	for _, c := range comps {
+		if err := c.Push(id, f, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Hold keeps the room open while it is being recorded, for up to
+// EmptyRoomTimeout after the last participant left. Release undoes it.
+func (r *Room) Hold() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.holds++
+}
+
+// Release undoes one Hold; a room that is empty and no longer held closes.
+func (r *Room) Release() {
+	r.mu.Lock()
+	r.holds--
+	closeNow := r.holds <= 0 && len(r.participants) == 0
+	r.mu.Unlock()
+	if closeNow {
+		r.Close()
+	}
+}
+
+// checkEmpty closes a held room that has been empty for EmptyRoomTimeout.
+func (r *Room) checkEmpty(now time.Time) {
+	r.mu.Lock()
+	idle := len(r.participants) == 0 && !r.emptySince.IsZero() && now.Sub(r.emptySince) >= EmptyRoomTimeout
+	r.mu.Unlock()
+	if idle {
+		r.log.Info("room empty, closing", "after", EmptyRoomTimeout)
+		r.Close()
+	}
 }
 
 func (r *Room) newVideoEncoder(s Settings) (*transcode.Encoder, error) {
@@ -367,7 +449,6 @@ func (r *Room) videoLoop() {
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	var pts int64
-	var sinks []VideoSink
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -414,16 +495,8 @@ func (r *Room) videoLoop() {
 			for _, t := range fresh {
 				r.recordLatencyLocked(done.Sub(t))
 			}
-			sinks = sinks[:0]
-			for k := range r.videoSinks {
-				sinks = append(sinks, k)
-			}
 			r.mu.Unlock()
-			for _, k := range sinks {
-				if err := k.WriteVideo(pic, now); err != nil {
-					r.log.Warn("video sink", "err", err)
-				}
-			}
+			r.checkEmpty(now)
 		}
 	}
 }
@@ -440,81 +513,99 @@ func (r *Room) recordLatencyLocked(d time.Duration) {
 
 // audioLoop mixes every 20 ms: the full mix for sinks, and for each
 // participant the mix without their own voice, encoded with their own Opus
-// encoder.
+// encoder. It follows the wall clock: blocks missed while the machine was
+// busy are made up (a few at a time) so that audio never falls behind.
 func (r *Room) audioLoop() {
-	type out struct {
-		enc *transcode.Encoder
-		lim *mixer.Limiter
-	}
-	outs := map[*Participant]*out{}
-	defer func() {
-		for _, o := range outs {
-			o.enc.Close()
-		}
-	}()
-	ticker := time.NewTicker(20 * time.Millisecond)
+	m := &roomMixer{room: r, outs: map[*Participant]*mixOut{}, full: make([]float32, mixer.BlockSamples), lim: mixer.NewLimiter()}
+	defer m.close()
+	const block = 20 * time.Millisecond
+	ticker := time.NewTicker(block)
 	defer ticker.Stop()
-	full := make([]float32, mixer.BlockSamples)
-	lim := mixer.NewLimiter()
-	var ins, minus [][]float32
-	var lims []*mixer.Limiter
-	var sinks []AudioSink
+	start := time.Now()
+	var done int64
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case now := <-ticker.C:
-			ps := r.Participants()
-			for p, o := range outs {
-				if p.isGone() {
-					o.enc.Close()
-					delete(outs, p)
-				}
+			due := int64(now.Sub(start) / block)
+			if due-done > 5 {
+				done = due - 5 // too far behind: skip rather than burst
 			}
-			ins, minus, lims = ins[:0], minus[:0], lims[:0]
-			for _, p := range ps {
-				o := outs[p]
-				if o == nil {
-					enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
-					if err != nil {
-						r.log.Error("opus encoder", "err", err)
-						continue
-					}
-					o = &out{enc: enc, lim: mixer.NewLimiter()}
-					outs[p] = o
-				}
-				in := p.audioBlock()
-				ins = append(ins, in)
-				minus = append(minus, p.mixBuf())
-				lims = append(lims, o.lim)
-			}
-			mixer.Mix(ins, full, lim, minus, lims)
-			for i, p := range ps {
-				if i >= len(minus) {
-					break
-				}
-				o := outs[p]
-				if o == nil {
-					continue
-				}
-				if err := o.enc.EncodeAudio(minus[i], false, func(pkt *astiav.Packet) error {
-					return p.writeAudio(pkt.Data())
-				}); err != nil {
-					r.log.Warn("encoding audio", "participant", p.id, "err", err)
-				}
-			}
-			r.mu.Lock()
-			sinks = sinks[:0]
-			for k := range r.audioSinks {
-				sinks = append(sinks, k)
-			}
-			r.mu.Unlock()
-			for _, k := range sinks {
-				if err := k.WriteAudio(full, now); err != nil {
-					r.log.Warn("audio sink", "err", err)
-				}
+			for ; done < due; done++ {
+				m.mixBlock(start.Add(time.Duration(done) * block))
 			}
 		}
+	}
+}
+
+// roomMixer is the audio loop's state; only that goroutine touches it.
+type roomMixer struct {
+	room  *Room
+	outs  map[*Participant]*mixOut
+	full  []float32
+	lim   *mixer.Limiter
+	ins   [][]float32
+	minus [][]float32
+	lims  []*mixer.Limiter
+	sinks []AudioSink
+}
+
+type mixOut struct {
+	enc *transcode.Encoder
+	lim *mixer.Limiter
+}
+
+func (m *roomMixer) mixBlock(at time.Time) {
+	r := m.room
+	ps := r.Participants()
+	for p, o := range m.outs {
+		if p.isGone() {
+			o.enc.Close()
+			delete(m.outs, p)
+		}
+	}
+	m.ins, m.minus, m.lims = m.ins[:0], m.minus[:0], m.lims[:0]
+	active := ps[:0:0]
+	for _, p := range ps {
+		o := m.outs[p]
+		if o == nil {
+			enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
+			if err != nil {
+				r.log.Error("opus encoder", "err", err)
+				continue
+			}
+			o = &mixOut{enc: enc, lim: mixer.NewLimiter()}
+			m.outs[p] = o
+		}
+		active = append(active, p)
+		m.ins = append(m.ins, p.audioBlock())
+		m.minus = append(m.minus, p.mixBuf())
+		m.lims = append(m.lims, o.lim)
+	}
+	mixer.Mix(m.ins, m.full, m.lim, m.minus, m.lims)
+	for i, p := range active {
+		if err := m.outs[p].enc.EncodeAudio(m.minus[i], false, func(pkt *astiav.Packet) error {
+			return p.writeAudio(pkt.Data())
+		}); err != nil {
+			r.log.Warn("encoding audio", "participant", p.id, "err", err)
+		}
+	}
+	r.mu.Lock()
+	m.sinks = m.sinks[:0]
+	for k := range r.audioSinks {
+		m.sinks = append(m.sinks, k)
+	}
+	r.mu.Unlock()
+	for _, k := range m.sinks {
+		k.WriteAudio(m.full, at)
+	}
+}
+
+func (m *roomMixer) close() {
+	for p, o := range m.outs {
+		o.enc.Close()
+		delete(m.outs, p)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 type Muxer struct {
 	fc      *astiav.FormatContext
 	streams map[*Encoder]*astiav.Stream
+	offsets map[*Encoder]int64
 	path    string
 	closed  bool
 }
@@ -38,7 +39,7 @@ func NewMuxer(path string, f Format, encs ...*Encoder) (m *Muxer, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("transcode: creating %s muxer: %w", name, err)
 	}
-	m = &Muxer{fc: fc, streams: map[*Encoder]*astiav.Stream{}, path: path}
+	m = &Muxer{fc: fc, streams: map[*Encoder]*astiav.Stream{}, offsets: map[*Encoder]int64{}, path: path}
 	defer func() {
 		if err != nil {
 			m.free()
@@ -73,6 +74,10 @@ func NewMuxer(path string, f Format, encs ...*Encoder) (m *Muxer, err error) {
 	return m, nil
 }
 
+// SetOffset makes Write subtract offset (in enc's time base) from enc's
+// packet timestamps, so that a file that joins a running encoder starts at 0.
+func (m *Muxer) SetOffset(enc *Encoder, offset int64) { m.offsets[enc] = offset }
+
 // Write writes one packet produced by enc. The packet's timestamps are in
 // enc's time base; Write rescales them and leaves pkt otherwise untouched
 // for other users.
@@ -87,6 +92,10 @@ func (m *Muxer) Write(enc *Encoder, pkt *astiav.Packet) error {
 	p := pkt.Clone()
 	defer p.Free()
 	p.SetStreamIndex(s.Index())
+	if off := m.offsets[enc]; off != 0 {
+		p.SetPts(p.Pts() - off)
+		p.SetDts(p.Dts() - off)
+	}
 	p.RescaleTs(enc.cc.TimeBase(), s.TimeBase())
 	if err := m.fc.WriteInterleavedFrame(p); err != nil {
 		return fmt.Errorf("transcode: writing %s: %w", m.path, err)

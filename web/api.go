@@ -22,6 +22,8 @@ const maxBodyBytes = 64 << 10
 // Options wires the handler to the rest of the server.
 type Options struct {
 	Rooms *mcu.Server
+	// Recorder serves /api/recordings; nil disables recording.
+	Recorder *mcu.Recorder
 	// Signaling serves /ws.
 	Signaling http.Handler
 	Log       *slog.Logger
@@ -36,10 +38,16 @@ func NewHandler(o Options) http.Handler {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
 	})
-	a := &api{rooms: o.Rooms, log: o.Log}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
 	g.GET("/api/rooms", a.listRooms)
 	g.GET("/api/rooms/:room", a.getRoom)
 	g.PUT("/api/rooms/:room", a.putRoom)
+	if o.Recorder != nil {
+		a.recordingRoutes(g)
+	}
 	if o.Signaling != nil {
 		g.GET("/ws", gin.WrapH(o.Signaling))
 	}
@@ -56,8 +64,9 @@ func NewHandler(o Options) http.Handler {
 }
 
 type api struct {
-	rooms *mcu.Server
-	log   *slog.Logger
+	rooms    *mcu.Server
+	recorder *mcu.Recorder
+	log      *slog.Logger
 }
 
 func apiError(c *gin.Context, status int, msg string) {

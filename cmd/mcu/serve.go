@@ -30,7 +30,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	loopback := fs.Bool("loopback", envBool("MCU_LOOPBACK", true), "offer 127.0.0.1 ICE candidates (env MCU_LOOPBACK)")
 	maxPart := fs.Int("max-participants", envInt("MCU_MAX_PARTICIPANTS", 16), "participants per room (env MCU_MAX_PARTICIPANTS)")
 	threads := fs.Int("encoder-threads", envInt("MCU_ENCODER_THREADS", 1), "threads per room video encoder (env MCU_ENCODER_THREADS)")
-	_ = fs.String("recordings", envOr("MCU_RECORDINGS", "recordings"), "directory of recordings (env MCU_RECORDINGS)")
+	recDir := fs.String("recordings", envOr("MCU_RECORDINGS", "recordings"), "directory of recordings (env MCU_RECORDINGS)")
 	verbose := fs.Bool("v", envBool("MCU_VERBOSE", false), "debug logging (env MCU_VERBOSE)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -70,8 +70,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
 		return 2
 	}
+	recorder, err := mcu.NewRecorder(*recDir, rooms, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
+		return 1
+	}
 	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	handler := web.NewHandler(web.Options{Rooms: rooms, Signaling: sig, Log: log})
+	handler := web.NewHandler(web.Options{Rooms: rooms, Recorder: recorder, Signaling: sig, Log: log})
 
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
@@ -95,6 +100,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	defer cancel()
 	sig.Close()
 	_ = srv.Shutdown(sctx)
+	recorder.Close()
 	if err := rooms.Close(sctx); err != nil {
 		log.Warn("closing rooms", "err", err)
 	}

@@ -1,0 +1,393 @@
+package mcu
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
+)
+
+// Recording states.
+const (
+	StateRecording = "recording"
+	StateFinished  = "finished"
+	StateFailed    = "failed"
+)
+
+var (
+	// ErrRecordingNotFound is returned for an unknown recording id.
+	ErrRecordingNotFound = errors.New("mcu: recording not found")
+	// ErrBadRecording is wrapped by errors in recording options.
+	ErrBadRecording = errors.New("mcu: bad recording options")
+)
+
+// RecordingOptions are what an operator asks for; zero values take the
+// defaults: WebM, the room's quality and fps, audio and video.
+type RecordingOptions struct {
+	Format    string `json:"format"`
+	Quality   string `json:"quality"`
+	FPS       int    `json:"fps"`
+	AudioOnly bool   `json:"audio_only"`
+	Name      string `json:"name"`
+}
+
+// Recording describes one recording file and its state.
+type Recording struct {
+	ID          string            `json:"id"`
+	Room        string            `json:"room"`
+	Name        string            `json:"name"`
+	Format      transcode.Format  `json:"format"`
+	Quality     transcode.Quality `json:"quality"`
+	FPS         int               `json:"fps"`
+	AudioOnly   bool              `json:"audio_only"`
+	State       string            `json:"state"`
+	StartedAt   time.Time         `json:"started_at"`
+	EndedAt     *time.Time        `json:"ended_at"`
+	DurationS   float64           `json:"duration_s"`
+	SizeBytes   int64             `json:"size_bytes"`
+	DownloadURL string            `json:"download_url"`
+	// Error says why a recording failed, or notes a recovery.
+	Error string `json:"error,omitempty"`
+	// File is the file name inside the recordings directory.
+	File string `json:"file"`
+}
+
+// FileName is the name a download is offered under.
+func (r Recording) FileName() string {
+	return safeName(r.Name) + filepath.Ext(r.File)
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func safeName(s string) string {
+	s = strings.Trim(unsafeChars.ReplaceAllString(s, "_"), "._")
+	if s == "" {
+		return "recording"
+	}
+	return s
+}
+
+// Recorder records rooms into files in one directory and keeps their
+// metadata there (one JSON file per recording) so the list survives restarts.
+// Recordings of one room with equal settings share one compositor and one
+// set of encoders; the live output keeps its own error-resilient encoder.
+type Recorder struct {
+	dir string
+	srv *Server
+	log *slog.Logger
+
+	mu     sync.Mutex
+	recs   map[string]*Recording
+	groups map[groupKey]*recGroup
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewRecorder opens dir (creating it) and loads the recordings listed there.
+// Recordings that were still running when the server stopped are kept: the
+// files are written to stay playable, so they are marked finished with the
+// duration found in the file.
+func NewRecorder(dir string, srv *Server, log *slog.Logger) (*Recorder, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
+	}
+	rc := &Recorder{dir: dir, srv: srv, log: log.With("component", "recorder"), recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}}
+	metas, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range metas {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
+			continue
+		}
+		var r Recording
+		if err := json.Unmarshal(b, &r); err != nil || r.ID == "" {
+			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
+			continue
+		}
+		if r.State == StateRecording {
+			rc.recover(&r)
+			rc.save(&r)
+		}
+		rc.recs[r.ID] = &r
+	}
+	return rc, nil
+}
+
+func (rc *Recorder) recover(r *Recording) {
+	path := filepath.Join(rc.dir, r.File)
+	st, err := os.Stat(path)
+	end := time.Now()
+	r.EndedAt = &end
+	if err != nil {
+		r.State, r.Error = StateFailed, "server stopped during recording and the file is missing"
+		return
+	}
+	r.SizeBytes = st.Size()
+	d, err := transcode.ProbeDuration(path)
+	if err != nil || d <= 0 {
+		r.State, r.Error = StateFailed, "server stopped during recording; file unreadable"
+		return
+	}
+	r.State, r.DurationS = StateFinished, d
+	r.Error = "recovered after the server stopped during recording"
+	e := r.StartedAt.Add(time.Duration(d * float64(time.Second)))
+	r.EndedAt = &e
+}
+
+func (rc *Recorder) save(r *Recording) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return
+	}
+	path := filepath.Join(rc.dir, r.ID+".json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		err = os.Rename(tmp, path)
+		if err != nil {
+			rc.log.Warn("saving recording metadata", "id", r.ID, "err", err)
+		}
+	}
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Start begins recording the open room called room.
+func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
+	r, err := rc.srv.Room(room)
+	if err != nil {
+		return Recording{}, err
+	}
+	rs := r.Settings()
+	rec := Recording{ID: newID(), Room: room, Name: strings.TrimSpace(o.Name), Format: transcode.WebM, Quality: rs.Quality, FPS: rs.FPS, AudioOnly: o.AudioOnly, State: StateRecording, StartedAt: time.Now()}
+	if o.Format != "" {
+		if rec.Format, err = transcode.ParseFormat(o.Format); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "format" must be webm or mp4, not %q`, ErrBadRecording, o.Format)
+		}
+	}
+	if o.Quality != "" {
+		if rec.Quality, err = transcode.ParseQuality(o.Quality); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "quality" must be 360p, 480p or 720p, not %q`, ErrBadRecording, o.Quality)
+		}
+	}
+	if o.FPS != 0 {
+		if err := transcode.CheckFPS(o.FPS); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "fps" must be 15 or 30, not %d`, ErrBadRecording, o.FPS)
+		}
+		rec.FPS = o.FPS
+	}
+	if len(rec.Name) > 128 {
+		return Recording{}, fmt.Errorf(`%w: "name" is longer than 128 characters`, ErrBadRecording)
+	}
+	if rec.Name == "" {
+		rec.Name = room + "-" + rec.StartedAt.Format("20060102-150405")
+	}
+	ext := string(rec.Format)
+	if rec.AudioOnly && rec.Format == transcode.MP4 {
+		ext = "m4a"
+	}
+	rec.File = rec.ID + "." + ext
+	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
+
+	rc.mu.Lock()
+	if rc.closed {
+		rc.mu.Unlock()
+		return Recording{}, ErrClosed
+	}
+	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
+	g := rc.groups[key]
+	if g == nil || g.stopped() {
+		if g, err = newRecGroup(rc, key); err != nil {
+			rc.mu.Unlock()
+			return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
+		}
+		rc.groups[key] = g
+		rc.wg.Add(1)
+		go func() {
+			defer rc.wg.Done()
+			g.run()
+			rc.mu.Lock()
+			if rc.groups[key] == g {
+				delete(rc.groups, key)
+			}
+			rc.mu.Unlock()
+		}()
+	}
+	rc.recs[rec.ID] = &rec
+	rc.mu.Unlock()
+
+	// The group's goroutine may call back into the recorder, so it is
+	// never waited for with rc.mu held.
+	if err := g.add(rec.ID, filepath.Join(rc.dir, rec.File)); err != nil {
+		rc.mu.Lock()
+		delete(rc.recs, rec.ID)
+		rc.mu.Unlock()
+		_ = os.Remove(filepath.Join(rc.dir, rec.File))
+		return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
+	}
+	rc.mu.Lock()
+	rc.save(&rec)
+	snap := rc.snapshotLocked(&rec)
+	rc.mu.Unlock()
+	rc.log.Info("recording started", "id", rec.ID, "room", room, "format", rec.Format, "quality", rec.Quality, "fps", rec.FPS, "audio_only", rec.AudioOnly)
+	rc.announce(snap)
+	return snap, nil
+}
+
+// announce tells the room's participants about a recording's state.
+func (rc *Recorder) announce(rec Recording) {
+	r, err := rc.srv.Room(rec.Room)
+	if err != nil {
+		return
+	}
+	b, _ := json.Marshal(rec)
+	r.Broadcast(signaling.Message{Type: signaling.TypeRecording, Recording: b})
+}
+
+// finished is called by a group when a member's file is complete.
+func (rc *Recorder) finished(id string, duration float64, ferr error) {
+	rc.mu.Lock()
+	rec := rc.recs[id]
+	if rec == nil {
+		rc.mu.Unlock()
+		return
+	}
+	end := time.Now()
+	rec.EndedAt, rec.DurationS, rec.State = &end, duration, StateFinished
+	if ferr != nil {
+		rec.State, rec.Error = StateFailed, ferr.Error()
+	}
+	if st, err := os.Stat(filepath.Join(rc.dir, rec.File)); err == nil {
+		rec.SizeBytes = st.Size()
+	}
+	rc.save(rec)
+	snap := *rec
+	rc.mu.Unlock()
+	rc.log.Info("recording finished", "id", id, "state", snap.State, "duration_s", duration, "size", snap.SizeBytes)
+	rc.announce(snap)
+}
+
+func (rc *Recorder) snapshotLocked(r *Recording) Recording {
+	out := *r
+	if out.State == StateRecording {
+		out.DurationS = time.Since(out.StartedAt).Seconds()
+		if st, err := os.Stat(filepath.Join(rc.dir, out.File)); err == nil {
+			out.SizeBytes = st.Size()
+		}
+	}
+	return out
+}
+
+// Get returns one recording.
+func (rc *Recorder) Get(id string) (Recording, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	r := rc.recs[id]
+	if r == nil {
+		return Recording{}, fmt.Errorf("%w: %q", ErrRecordingNotFound, id)
+	}
+	return rc.snapshotLocked(r), nil
+}
+
+// List returns every recording, newest first.
+func (rc *Recorder) List() []Recording {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make([]Recording, 0, len(rc.recs))
+	for _, r := range rc.recs {
+		out = append(out, rc.snapshotLocked(r))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].StartedAt.Equal(out[j].StartedAt) {
+			return out[i].StartedAt.After(out[j].StartedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out
+}
+
+// Stop finishes a running recording and returns it once its file is complete.
+func (rc *Recorder) Stop(id string) (Recording, error) {
+	rc.mu.Lock()
+	r := rc.recs[id]
+	if r == nil {
+		rc.mu.Unlock()
+		return Recording{}, fmt.Errorf("%w: %q", ErrRecordingNotFound, id)
+	}
+	var g *recGroup
+	if r.State == StateRecording {
+		for _, gg := range rc.groups {
+			if gg.has(id) {
+				g = gg
+			}
+		}
+	}
+	rc.mu.Unlock()
+	if g != nil {
+		g.remove(id)
+	}
+	return rc.Get(id)
+}
+
+// Delete stops a recording if needed and removes its file and metadata.
+func (rc *Recorder) Delete(id string) error {
+	if _, err := rc.Stop(id); err != nil {
+		return err
+	}
+	rc.mu.Lock()
+	r := rc.recs[id]
+	delete(rc.recs, id)
+	rc.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("%w: %q", ErrRecordingNotFound, id)
+	}
+	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(filepath.Join(rc.dir, r.ID+".json"))}
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mcu: deleting recording %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Path returns the file of a recording.
+func (rc *Recorder) Path(id string) (string, Recording, error) {
+	r, err := rc.Get(id)
+	if err != nil {
+		return "", r, err
+	}
+	return filepath.Join(rc.dir, r.File), r, nil
+}
+
+// Close finishes every running recording and waits for the files.
+func (rc *Recorder) Close() {
+	rc.mu.Lock()
+	rc.closed = true
+	groups := make([]*recGroup, 0, len(rc.groups))
+	for _, g := range rc.groups {
+		groups = append(groups, g)
+	}
+	rc.mu.Unlock()
+	for _, g := range groups {
+		g.stop()
+	}
+	rc.wg.Wait()
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"os"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/mcu-dev/mcu/mcu"
+)
+
+func (a *api) recordingRoutes(g *gin.Engine) {
+	g.POST("/api/rooms/:room/recordings", a.startRecording)
+	g.GET("/api/recordings", a.listRecordings)
+	g.GET("/api/recordings/:id", a.getRecording)
+	g.POST("/api/recordings/:id/stop", a.stopRecording)
+	g.GET("/api/recordings/:id/download", a.downloadRecording)
+	g.HEAD("/api/recordings/:id/download", a.downloadRecording)
+	g.DELETE("/api/recordings/:id", a.deleteRecording)
+}
+
+func (a *api) recordingError(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, mcu.ErrRecordingNotFound):
+		apiError(c, http.StatusNotFound, "recording "+c.Param("id")+" not found")
+	case errors.Is(err, mcu.ErrRoomNotFound):
+		apiError(c, http.StatusNotFound, "room "+c.Param("room")+" not found: recordings start in a room with participants")
+	case errors.Is(err, mcu.ErrBadRecording):
+		apiError(c, http.StatusBadRequest, err.Error())
+	case errors.Is(err, mcu.ErrClosed):
+		apiError(c, http.StatusServiceUnavailable, "server is shutting down")
+	default:
+		a.log.Error("recording API", "err", err)
+		apiError(c, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func (a *api) startRecording(c *gin.Context) {
+	var o mcu.RecordingOptions
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &o); err != nil {
+			apiError(c, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	rec, err := a.recorder.Start(c.Param("room"), o)
+	if err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, rec)
+}
+
+func (a *api) listRecordings(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"recordings": a.recorder.List()})
+}
+
+func (a *api) getRecording(c *gin.Context) {
+	rec, err := a.recorder.Get(c.Param("id"))
+	if err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rec)
+}
+
+func (a *api) stopRecording(c *gin.Context) {
+	rec, err := a.recorder.Stop(c.Param("id"))
+	if err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rec)
+}
+
+func (a *api) deleteRecording(c *gin.Context) {
+	if err := a.recorder.Delete(c.Param("id")); err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// downloadRecording serves the file with Range support. A recording still
+// running is served as far as it has been written, which plays: WebM is
+// written cluster by cluster and MP4 fragment by fragment.
+func (a *api) downloadRecording(c *gin.Context) {
+	path, rec, err := a.recorder.Path(c.Param("id"))
+	if err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		apiError(c, http.StatusNotFound, "recording file is missing")
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		apiError(c, http.StatusInternalServerError, err.Error())
+		return
+	}
+	ctype := "video/webm"
+	switch {
+	case rec.Format == "mp4" && rec.AudioOnly:
+		ctype = "audio/mp4"
+	case rec.Format == "mp4":
+		ctype = "video/mp4"
+	case rec.AudioOnly:
+		ctype = "audio/webm"
+	}
+	c.Header("Content-Type", ctype)
+	c.Header("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rec.FileName()}))
+	if rec.State == mcu.StateRecording {
+		c.Header("Cache-Control", "no-store")
+	}
+	http.ServeContent(c.Writer, c.Request, "", st.ModTime(), f)
+}
