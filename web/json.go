@@ -20,7 +20,7 @@ func decodeJSON(c *gin.Context, v any) error {
 		case errors.Is(err, io.EOF):
 			return errors.New("empty body: send a JSON object")
 		case errors.As(err, &te):
-			return fmt.Errorf("field %q must be a %s", te.Field, te.Type)
+			return fmt.Errorf("field %q has the wrong type (want %s)", te.Field, te.Type)
 		}
 		return fmt.Errorf("invalid JSON: %v", err)
 	}
