@@ -36,6 +36,7 @@ type Participant struct {
 	pc       *webrtc.PeerConnection
 	audioOut *webrtc.TrackLocalStaticSample
 	audioIn  mixer.Track
+	sync     *avSync
 	inBlock  []float32 // owned by the room's audio loop
 	outBlock []float32 // owned by the room's audio loop
 
@@ -75,7 +76,7 @@ func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participan
 	}
 	p := &Participant{
 		room: r, id: id, name: name, out: out, log: r.log.With("participant", id),
-		pc: pc, audioOut: audioOut, joined: time.Now(),
+		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
 	}
@@ -186,6 +187,7 @@ func (p *Participant) close() {
 		p.log.Debug("closing peer connection", "err", err)
 	}
 	p.wg.Wait()
+	p.sync.close()
 }
 
 // readRTCP drains a sender's RTCP (the interceptors need it read) and turns
@@ -209,15 +211,48 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 	}
 }
 
-func (p *Participant) onTrack(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (p *Participant) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
 	p.log.Info("publishing", "kind", t.Kind().String(), "codec", codec)
-	p.wg.Add(1)
+	p.wg.Add(2)
+	go p.readSenderReports(t, recv)
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
 		go p.readVideo(t, codec)
 	} else {
 		go p.readAudio(t, codec)
 	}
+}
+
+// readSenderReports feeds the publisher's RTCP sender reports to lip sync.
+func (p *Participant) readSenderReports(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	defer p.wg.Done()
+	video := t.Kind() == webrtc.RTPCodecTypeVideo
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if sr, ok := pkt.(*rtcp.SenderReport); ok && sr.SSRC == uint32(t.SSRC()) {
+				p.sync.senderReport(sr, video)
+			}
+		}
+	}
+}
+
+// releaseVideo hands the compositors the picture that is due against this
+// participant's audio clock. Called by the room's video loop before it renders.
+func (p *Participant) releaseVideo(now time.Time) {
+	f, arrived, delay := p.sync.due(now, p.audioIn.Queued())
+	if delay > 0 {
+		p.audioIn.Delay(int(delay.Seconds() * mixer.SampleRate))
+		p.log.Debug("delaying audio for lip sync", "by", delay)
+	}
+	if f == nil {
+		return
+	}
+	_ = p.room.pushFrame(p.id, f, arrived)
+	f.Free()
 }
 
 // sendPLI asks the publisher for a keyframe, at most every pliThrottle.
@@ -289,8 +324,12 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 				needKey = false
 			}
 			arrived := time.Now()
+			ts := s.PacketTimestamp
 			err := dec.DecodeVideo(s.Data, func(f *astiav.Frame) error {
 				p.framesDecoded.Add(1)
+				if p.sync.hold(f, ts, arrived, p.audioIn.Queued()) {
+					return nil
+				}
 				return p.room.pushFrame(p.id, f, arrived)
 			})
 			if err != nil {
@@ -329,9 +368,12 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 			if len(s.Data) == 0 {
 				continue
 			}
-			if err := dec.DecodeAudio(s.Data, p.audioIn.Append); err != nil {
+			n := 0
+			if err := dec.DecodeAudio(s.Data, func(x []float32) { p.audioIn.Append(x); n += len(x) }); err != nil {
 				p.decodeErrors.Add(1)
+				continue
 			}
+			p.sync.audioQueued(s.PacketTimestamp, n)
 		}
 	}
 }
@@ -368,6 +410,11 @@ type ParticipantInfo struct {
 	PacketsLost   int64     `json:"packets_lost"`
 	PLIsSent      int64     `json:"plis_sent"`
 	DecodeErrors  int64     `json:"decode_errors"`
+	// AVOffsetMS is the smoothed capture-time offset between the pictures
+	// shown and the audio played with them (negative: pictures late), once
+	// lip sync runs (both streams' sender reports known).
+	AVOffsetMS   *float64 `json:"av_offset_ms,omitempty"`
+	AudioDelayMS float64  `json:"audio_delay_ms"`
 }
 
 // Stats returns the participant's statistics; rates cover the time since
@@ -389,6 +436,10 @@ func (p *Participant) Stats() ParticipantInfo {
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
 		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(),
 	}
+	if off, ok := p.sync.offsetMS(); ok {
+		info.AVOffsetMS = &off
+	}
+	info.AudioDelayMS = float64(p.sync.delayedAudio().Milliseconds())
 	if dt > 0.05 {
 		info.BitrateIn = int64(float64(in-prev.bytesIn) * 8 / dt)
 		info.BitrateOut = int64(float64(out-prev.bytesOut) * 8 / dt)

@@ -233,6 +233,9 @@ func (g *recGroup) run() {
 				continue
 			}
 			g.lastPts = pts
+			for _, p := range g.room.Participants() {
+				p.releaseVideo(now)
+			}
 			pic, err := g.comp.Render(now)
 			if err != nil {
 				g.log.Warn("recording composite", "err", err)

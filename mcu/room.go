@@ -471,6 +471,9 @@ func (r *Room) videoLoop() {
 		case <-r.keyframe:
 			enc.ForceKeyframe()
 		case now := <-ticker.C:
+			for _, p := range r.Participants() {
+				p.releaseVideo(now)
+			}
 			pic, err := r.comp.Render(now)
 			if err != nil {
 				r.log.Error("compositing", "err", err)

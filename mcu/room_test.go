@@ -3,10 +3,12 @@ package mcu_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -172,6 +174,19 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"decoded_fps"`) || !strings.Contains(string(body), `"name":"green"`) {
 		t.Errorf("GET /api/rooms/r1: %d %s", resp.StatusCode, body)
+	}
+	// Lip sync runs for every publisher (sender reports of both streams
+	// known) and keeps each picture within 60 ms of the audio played with it.
+	var info mcu.RoomInfo
+	if err := json.Unmarshal(body, &info); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range info.Participants {
+		if p.AVOffsetMS == nil {
+			t.Errorf("%s: lip sync not running: %s", p.Name, body)
+		} else if t.Logf("%s: picture %+.0f ms against its audio, audio delayed %.0f ms", p.Name, *p.AVOffsetMS, p.AudioDelayMS); math.Abs(*p.AVOffsetMS) > 60 {
+			t.Errorf("%s: picture %.0f ms off its audio", p.Name, *p.AVOffsetMS)
+		}
 	}
 
 	// A live quality change reaches every receiver.

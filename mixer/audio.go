@@ -128,6 +128,21 @@ func (t *Track) Append(s []float32) {
 	}
 }
 
+// Delay holds the queued audio back by n samples of silence, inserted
+// before it (used to line audio up with late video).
+func (t *Track) Delay(n int) {
+	if n <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(make([]float32, n, n+len(t.buf)), t.buf...)
+	t.pos -= int64(n)
+	if t.MaxQueued > 0 {
+		t.MaxQueued += n
+	}
+}
+
 // Queued is the number of samples waiting.
 func (t *Track) Queued() int {
 	t.mu.Lock()

@@ -1,0 +1,179 @@
+package mcu
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+	"github.com/pion/rtcp"
+)
+
+// Lip sync. Each publisher's audio and video arrive on separate RTP streams
+// with their own timestamps; RTCP sender reports tie each stream's RTP clock
+// to the sender's wall clock (NTP). With both mappings known, every audio
+// sample and every picture has a capture time on one clock. The room's audio
+// loop plays a participant's audio from a queue; the capture time of the
+// sample at its head is "now" for that participant. Pictures are held until
+// their capture time is due against that clock. When pictures arrive later
+// than the audio they belong with (video decoding and jitter buffering take
+// longer), the audio queue is delayed once by the difference, up to
+// maxAudioDelay, so both line up.
+const (
+	maxAudioDelay = 400 * time.Millisecond
+	maxVideoHold  = time.Second
+	syncSlack     = 0.030 // seconds a picture may run ahead of its audio: about half a picture interval, so the picture shown is the nearest
+)
+
+// srClock maps one stream's RTP timestamps to the sender's NTP time.
+type srClock struct {
+	rate    float64
+	ntp     float64
+	rtp     uint32
+	present bool
+}
+
+func (c *srClock) set(sr *rtcp.SenderReport) {
+	c.ntp = float64(sr.NTPTime>>32) + float64(sr.NTPTime&0xffffffff)/(1<<32)
+	c.rtp = sr.RTPTime
+	c.present = true
+}
+
+func (c *srClock) capture(ts uint32) float64 {
+	return c.ntp + float64(int32(ts-c.rtp))/c.rate
+}
+
+type heldPicture struct {
+	f       *astiav.Frame
+	capture float64
+	arrived time.Time
+}
+
+// avSync is one participant's lip-sync state. The RTP and RTCP goroutines
+// write it, the room's video loop releases pictures from it.
+type avSync struct {
+	mu          sync.Mutex
+	audio       srClock
+	video       srClock
+	audioEnd    float64 // capture time just past the last queued audio sample
+	hasAudioEnd bool
+	held        []heldPicture
+	delayed     time.Duration
+	offset      float64 // smoothed capture time of shown pictures minus the audio clock
+	offsetValid bool
+}
+
+func newAVSync() *avSync {
+	return &avSync{audio: srClock{rate: 48000}, video: srClock{rate: 90000}}
+}
+
+func (s *avSync) senderReport(sr *rtcp.SenderReport, video bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if video {
+		s.video.set(sr)
+	} else {
+		s.audio.set(sr)
+	}
+}
+
+// audioQueued notes that samples of RTP timestamp ts were appended.
+func (s *avSync) audioQueued(ts uint32, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.audio.present {
+		return
+	}
+	s.audioEnd = s.audio.capture(ts) + float64(n)/48000
+	s.hasAudioEnd = true
+}
+
+// audioNow is the capture time of the next sample the mixer will play.
+func (s *avSync) audioNowLocked(queued int) (float64, bool) {
+	if !s.hasAudioEnd || !s.audio.present || !s.video.present {
+		return 0, false
+	}
+	return s.audioEnd - float64(queued)/48000, true
+}
+
+// hold keeps a decoded picture until it is due, or reports false when the
+// clocks are not known yet (the caller shows it at once).
+func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time, queued int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.audioNowLocked(queued); !ok {
+		return false
+	}
+	held := astiav.AllocFrame()
+	if err := held.Ref(f); err != nil {
+		held.Free()
+		return false
+	}
+	s.held = append(s.held, heldPicture{f: held, capture: s.video.capture(ts), arrived: arrived})
+	return true
+}
+
+// due returns the newest held picture whose time has come (the caller owns
+// and frees it), freeing older ones; a picture held longer than maxVideoHold
+// is released regardless, so a stalled audio stream never freezes the tile.
+// It also returns how much to delay the audio when the pictures shown keep
+// being older than the audio played with them.
+func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clock, ok := s.audioNowLocked(queued)
+	var out *astiav.Frame
+	var arrived time.Time
+	var capture float64
+	i := 0
+	for ; i < len(s.held); i++ {
+		h := s.held[i]
+		if ok && h.capture > clock+syncSlack && now.Sub(h.arrived) < maxVideoHold {
+			break
+		}
+		if out != nil {
+			out.Free()
+		}
+		out, arrived, capture = h.f, h.arrived, h.capture
+	}
+	s.held = s.held[:copy(s.held, s.held[i:])]
+	if out == nil || !ok {
+		return out, arrived, 0
+	}
+	off := capture - clock
+	if !s.offsetValid {
+		s.offset, s.offsetValid = off, true
+	}
+	s.offset = 0.8*s.offset + 0.2*off
+	var add time.Duration
+	if s.offset < -0.04 && s.delayed < maxAudioDelay {
+		add = min(time.Duration(-s.offset*float64(time.Second)), maxAudioDelay-s.delayed)
+		s.delayed += add
+		s.offset += add.Seconds()
+	}
+	return out, arrived, add
+}
+
+// offsetMS is the smoothed capture-time offset of the pictures shown
+// against the audio played with them, in ms (negative: pictures late).
+func (s *avSync) offsetMS() (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return math.Round(s.offset * 1000), s.offsetValid
+}
+
+func (s *avSync) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.held {
+		h.f.Free()
+	}
+	s.held = nil
+}
+
+// delayedAudio is how much audio was delayed in total to meet the video.
+func (s *avSync) delayedAudio() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delayed
+}
