@@ -16,4 +16,4 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 COPY --from=build /out/mcu /usr/local/bin/mcu
 WORKDIR /data
 EXPOSE 8080 50000-50100/udp
-ENTRYPOINT ["mcu", "serve", "-http", "0.0.0.0:8080", "-recordings", "/data/recordings"]
+ENTRYPOINT ["mcu", "serve", "-http", "0.0.0.0:8080", "-udp-ports", "50000-50100", "-recordings", "/data/recordings"]

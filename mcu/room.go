@@ -163,6 +163,7 @@ func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
 
 	p, err := newParticipant(r, id, name, out)
 	if err != nil {
+		r.closeIfEmpty()
 		return nil, err
 	}
 	r.mu.Lock()
@@ -184,6 +185,16 @@ func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantJoined, Participant: &info}, p)
 	r.relayout()
 	return p, nil
+}
+
+// closeIfEmpty closes a room that nobody joined and nothing holds.
+func (r *Room) closeIfEmpty() {
+	r.mu.Lock()
+	empty := len(r.participants) == 0 && r.holds == 0
+	r.mu.Unlock()
+	if empty {
+		r.Close()
+	}
 }
 
 func (r *Room) leave(p *Participant) {
