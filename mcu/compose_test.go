@@ -16,21 +16,22 @@ import (
 
 // makeInputs writes the four inputs of the grid tests into dir:
 //
-//	red   640x480 30 fps VP8+Opus WebM, 500 Hz, 4 s
+//	red   640x480 VP8+Opus WebM with a variable frame rate (frames dropped), 500 Hz, 4 s
 //	blue  320x240 25 fps H.264+AAC MP4, 1300 Hz, 3 s (placed at 1 s)
-//	green 360x640 portrait 15 fps VP8 WebM written to a pipe (no duration, no cues), video only, 5 s
+//	green 360x640 portrait 15 fps VP8 WebM written to a pipe (no duration, no cues,
+//	      timestamps starting at 2.5 s as MediaRecorder files may), video only, 5 s
 //	tone  audio-only Opus WebM starting at a non-zero timestamp, 2100 Hz, 2 s
 func makeInputs(t *testing.T, dir string) []ComposeInput {
 	t.Helper()
 	red := filepath.Join(dir, "red.webm")
-	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=red:s=640x480:r=30:d=4", "-f", "lavfi", "-i", "sine=f=500:d=4:sample_rate=48000",
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus", red)
+	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=red:s=640x480:r=30:d=4,select='not(eq(mod(n,7),3))'", "-f", "lavfi", "-i", "sine=f=500:d=4:sample_rate=48000",
+		"-fps_mode", "vfr", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus", red)
 	blue := filepath.Join(dir, "blue.mp4")
 	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=blue:s=320x240:r=25:d=3", "-f", "lavfi", "-i", "sine=f=1300:d=3:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", blue)
 	green := filepath.Join(dir, "green.webm")
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-v", "error", "-f", "lavfi", "-i", "color=c=green:s=360x640:r=15:d=5",
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-f", "webm", "pipe:1")
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-output_ts_offset", "2.5", "-f", "webm", "pipe:1")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("piped webm: %v", err)
@@ -133,8 +134,12 @@ func TestComposeMP4(t *testing.T) {
 	a := filepath.Join(dir, "a.webm")
 	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=white:s=320x240:r=30:d=2", "-f", "lavfi", "-i", "sine=f=700:d=2",
 		"-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus", a)
+	// VP9 video with PCM audio in Matroska.
+	b := filepath.Join(dir, "b.mkv")
+	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=white:s=320x240:r=30:d=2", "-f", "lavfi", "-i", "sine=f=900:d=2",
+		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "pcm_s16le", b)
 	out := filepath.Join(dir, "out.mp4")
-	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: transcode.Q480, FPS: 30, Inputs: []ComposeInput{{Path: a}, {Path: a, Offset: 0.5}}}); err != nil {
+	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: transcode.Q480, FPS: 30, Inputs: []ComposeInput{{Path: a}, {Path: b, Offset: 0.5}}}); err != nil {
 		t.Fatal(err)
 	}
 	p := mediatest.ProbeFile(t, out, false)
@@ -149,6 +154,12 @@ func TestComposeMP4(t *testing.T) {
 		t.Errorf("duration %.3f, want 2.5", d)
 	}
 	pic := mediatest.FrameAt(t, out, 1.0, 854, 480)
+	audio := mediatest.AudioOf(t, out)
+	for _, f := range []float64{700, 900} {
+		if l := mediatest.ToneLevel(mediatest.Window(audio, 1, 2, 48000), f, 48000); l < 0.02 {
+			t.Errorf("%v Hz missing from the mix (level %.4f)", f, l)
+		}
+	}
 	for _, x := range []int{213, 640} {
 		if r, g, b := pic.At(x, 240); !mediatest.Near(r, g, b, 255, 255, 255, 30) {
 			t.Errorf("tile at x=%d: %d,%d,%d, want white", x, r, g, b)
