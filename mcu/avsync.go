@@ -22,6 +22,7 @@ import (
 const (
 	maxAudioDelay = 400 * time.Millisecond
 	maxVideoHold  = time.Second
+	audioStall    = 200 * time.Millisecond
 	syncSlack     = 0.030 // seconds a picture may run ahead of its audio: about half a picture interval, so the picture shown is the nearest
 )
 
@@ -57,8 +58,10 @@ type avSync struct {
 	video       srClock
 	audioEnd    float64 // capture time just past the last queued audio sample
 	hasAudioEnd bool
+	lastAudio   time.Time // when audio last arrived
 	held        []heldPicture
 	delayed     time.Duration
+	closed      bool
 	offset      float64 // smoothed capture time of shown pictures minus the audio clock
 	offsetValid bool
 }
@@ -86,11 +89,17 @@ func (s *avSync) audioQueued(ts uint32, n int) {
 	}
 	s.audioEnd = s.audio.capture(ts) + float64(n)/48000
 	s.hasAudioEnd = true
+	s.lastAudio = time.Now()
 }
 
-// audioNow is the capture time of the next sample the mixer will play.
-func (s *avSync) audioNowLocked(queued int) (float64, bool) {
+// audioNowLocked is the capture time of the next sample the mixer will
+// play. Without a live audio stream (not started, or stopped for longer
+// than audioStall) there is nothing to wait for and pictures go out at once.
+func (s *avSync) audioNowLocked(queued int, now time.Time) (float64, bool) {
 	if !s.hasAudioEnd || !s.audio.present || !s.video.present {
+		return 0, false
+	}
+	if queued == 0 && now.Sub(s.lastAudio) > audioStall {
 		return 0, false
 	}
 	return s.audioEnd - float64(queued)/48000, true
@@ -101,7 +110,10 @@ func (s *avSync) audioNowLocked(queued int) (float64, bool) {
 func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time, queued int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.audioNowLocked(queued); !ok {
+	if s.closed {
+		return true // dropped: the participant is gone
+	}
+	if _, ok := s.audioNowLocked(queued, arrived); !ok {
 		return false
 	}
 	held := astiav.AllocFrame()
@@ -121,7 +133,7 @@ func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time, queued int)
 func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	clock, ok := s.audioNowLocked(queued)
+	clock, ok := s.audioNowLocked(queued, now)
 	var out *astiav.Frame
 	var arrived time.Time
 	var capture float64
@@ -169,6 +181,7 @@ func (s *avSync) close() {
 		h.f.Free()
 	}
 	s.held = nil
+	s.closed = true
 }
 
 // delayedAudio is how much audio was delayed in total to meet the video.

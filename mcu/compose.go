@@ -250,6 +250,16 @@ func (s *composeSource) fill(t, next float64) error {
 	for !s.eof {
 		haveVideo := !s.file.HasVideo() || (len(s.queue) > 0 && s.queue[len(s.queue)-1].t+s.offset > t)
 		haveAudio := !s.file.HasAudio() || s.track.End() >= needAudio
+		// Audio that ends early or has a gap must not make us decode the
+		// rest of the video into memory: a second of look-ahead is enough,
+		// the missing audio is silence.
+		if len(s.queue) > 0 && s.queue[len(s.queue)-1].t+s.offset > next+1 {
+			haveAudio = true
+		}
+		// Likewise for video that ends before the audio.
+		if s.track.End() > needAudio+mixer.SampleRate {
+			haveVideo = true
+		}
 		if haveVideo && haveAudio {
 			return nil
 		}

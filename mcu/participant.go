@@ -44,6 +44,8 @@ type Participant struct {
 	gone        atomic.Bool
 	leaveOnce   sync.Once
 	wg          sync.WaitGroup
+	spawnMu     sync.Mutex
+	closing     bool
 	joined      time.Time
 
 	hasVideo, hasAudio atomic.Bool
@@ -126,8 +128,8 @@ func (p *Participant) Offer(sdp string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("mcu: adding %s track: %w", t.Kind(), err)
 			}
-			p.wg.Add(1)
-			go p.readRTCP(sender, t.Kind() == webrtc.RTPCodecTypeVideo)
+			video := t.Kind() == webrtc.RTPCodecTypeVideo
+			p.spawn(func() { p.readRTCP(sender, video) })
 		}
 		p.tracksAdded = true
 	}
@@ -180,8 +182,25 @@ func (p *Participant) Leave() {
 	})
 }
 
+// spawn runs fn on a goroutine that close waits for, unless closing began.
+func (p *Participant) spawn(fn func()) {
+	p.spawnMu.Lock()
+	defer p.spawnMu.Unlock()
+	if p.closing {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		fn()
+	}()
+}
+
 // close stops the PeerConnection, which ends the read loops, and waits for them.
 func (p *Participant) close() {
+	p.spawnMu.Lock()
+	p.closing = true
+	p.spawnMu.Unlock()
 	p.gone.Store(true)
 	if err := p.pc.Close(); err != nil {
 		p.log.Debug("closing peer connection", "err", err)
@@ -193,7 +212,6 @@ func (p *Participant) close() {
 // readRTCP drains a sender's RTCP (the interceptors need it read) and turns
 // receivers' keyframe requests into one for the room encoder.
 func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
-	defer p.wg.Done()
 	for {
 		pkts, _, err := s.ReadRTCP()
 		if err != nil {
@@ -214,18 +232,16 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 func (p *Participant) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
 	p.log.Info("publishing", "kind", t.Kind().String(), "codec", codec)
-	p.wg.Add(2)
-	go p.readSenderReports(t, recv)
+	p.spawn(func() { p.readSenderReports(t, recv) })
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
-		go p.readVideo(t, codec)
+		p.spawn(func() { p.readVideo(t, codec) })
 	} else {
-		go p.readAudio(t, codec)
+		p.spawn(func() { p.readAudio(t, codec) })
 	}
 }
 
 // readSenderReports feeds the publisher's RTCP sender reports to lip sync.
 func (p *Participant) readSenderReports(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	defer p.wg.Done()
 	video := t.Kind() == webrtc.RTPCodecTypeVideo
 	for {
 		pkts, _, err := recv.ReadRTCP()
@@ -271,7 +287,6 @@ func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
 // After loss or a decoding error it drops pictures until the next keyframe
 // (the tile keeps its last good picture) and asks for one.
 func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
-	defer p.wg.Done()
 	var depack rtp.Depacketizer
 	var isKey func([]byte) bool
 	switch codec {
@@ -291,7 +306,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasVideo.Store(true)
 	defer p.hasVideo.Store(false)
-	sb := samplebuilder.New(128, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond))
+	fr := newFramer(samplebuilder.New(128, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond)), false)
 	ssrc := t.SSRC()
 	needKey := true
 	p.sendPLI(ssrc)
@@ -311,8 +326,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 		if !haveSeq || int16(pkt.SequenceNumber-lastSeq) > 0 {
 			lastSeq, haveSeq = pkt.SequenceNumber, true
 		}
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
+		for _, s := range fr.push(pkt) {
 			if s.PrevDroppedPackets > 0 {
 				needKey = true
 			}
@@ -343,7 +357,6 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 
 // readAudio decodes Opus and queues it for the room's audio loop.
 func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
-	defer p.wg.Done()
 	if codec != "opus" {
 		p.log.Warn("unsupported audio codec", "codec", codec)
 		return
@@ -356,15 +369,14 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	sb := samplebuilder.New(16, &codecs.OpusPacket{}, 48000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond))
+	fr := newFramer(samplebuilder.New(16, &codecs.OpusPacket{}, 48000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond)), true)
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
-		sb.Push(pkt)
-		for s := sb.Pop(); s != nil; s = sb.Pop() {
+		for _, s := range fr.push(pkt) {
 			if len(s.Data) == 0 {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -32,7 +33,7 @@ type recGroup struct {
 
 	comp       *mixer.Compositor // nil for audio only
 	venc, aenc *transcode.Encoder
-	audio      chan []float32
+	audio      chan timedBlock
 	cmds       chan func()
 	quit       chan struct{}
 	quitOnce   sync.Once
@@ -44,7 +45,14 @@ type recGroup struct {
 	members map[string]*recMember // run goroutine only
 	start   time.Time
 	lastPts int64
-	dropped int
+	fed     int64 // audio samples given to the encoder
+	ending  atomic.Bool
+}
+
+// timedBlock is 20 ms of the room's mix and the wall-clock time it belongs to.
+type timedBlock struct {
+	s  []float32
+	at time.Time
 }
 
 type recMember struct {
@@ -53,6 +61,7 @@ type recMember struct {
 	keyed bool  // has received its first keyframe (or audio only)
 	vOff  int64 // first video pts in the file
 	aOff  int64 // first audio pts in the file
+	aSet  bool  // aOff is known
 	lastV int64
 	lastA int64
 	err   error
@@ -62,7 +71,7 @@ func newRecGroup(rc *Recorder, key groupKey) (g *recGroup, err error) {
 	g = &recGroup{
 		rc: rc, key: key, room: key.room,
 		log:   rc.log.With("room", key.room.name, "format", key.format, "quality", key.quality, "fps", key.fps, "audio_only", key.audioOnly),
-		audio: make(chan []float32, 100), cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+		audio: make(chan timedBlock, 100), cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
 		ids: map[string]bool{}, members: map[string]*recMember{}, lastPts: -1,
 	}
 	defer func() {
@@ -98,11 +107,12 @@ func newRecGroup(rc *Recorder, key groupKey) (g *recGroup, err error) {
 }
 
 // WriteAudio implements AudioSink; it never blocks the room's audio loop.
-func (g *recGroup) WriteAudio(s []float32, _ time.Time) {
+// A block dropped here is made up for with silence in run, so the file's
+// audio stays on the wall clock like its video.
+func (g *recGroup) WriteAudio(s []float32, at time.Time) {
 	select {
-	case g.audio <- append([]float32(nil), s...):
+	case g.audio <- timedBlock{s: append([]float32(nil), s...), at: at}:
 	default:
-		g.dropped++
 	}
 }
 
@@ -113,6 +123,9 @@ func (g *recGroup) has(id string) bool {
 }
 
 func (g *recGroup) stopped() bool {
+	if g.ending.Load() {
+		return true
+	}
 	select {
 	case <-g.done:
 		return true
@@ -139,23 +152,28 @@ func (g *recGroup) do(f func()) error {
 	}
 }
 
-// add creates the file of recording id and starts writing into it.
+// add creates the file of recording id and starts writing into it. The
+// muxer is made on the group's goroutine, which owns the encoders.
 func (g *recGroup) add(id, path string) error {
-	mux, err := transcode.NewMuxer(path, g.key.format, g.venc, g.aenc)
-	if err != nil {
-		return err
-	}
 	g.mu.Lock()
 	g.ids[id] = true
 	g.mu.Unlock()
-	err = g.do(func() {
-		g.members[id] = &recMember{id: id, mux: mux, keyed: g.venc == nil, aOff: -1}
+	var merr error
+	err := g.do(func() {
+		mux, err := transcode.NewMuxer(path, g.key.format, g.venc, g.aenc)
+		if err != nil {
+			merr = err
+			return
+		}
+		g.members[id] = &recMember{id: id, mux: mux, keyed: g.venc == nil}
 		if g.venc != nil {
 			g.venc.ForceKeyframe()
 		}
 	})
+	if err == nil {
+		err = merr
+	}
 	if err != nil {
-		_ = mux.Close()
 		g.mu.Lock()
 		delete(g.ids, id)
 		g.mu.Unlock()
@@ -190,7 +208,7 @@ func (g *recGroup) finish(m *recMember) {
 	switch {
 	case g.venc != nil && m.keyed:
 		d = float64(m.lastV-m.vOff+1) / float64(g.key.fps)
-	case m.aOff >= 0:
+	case m.aSet:
 		d = float64(m.lastA-m.aOff+int64(g.aenc.FrameSize())) / transcode.SampleRate
 	}
 	g.rc.finished(m.id, math.Max(d, 0), err)
@@ -219,12 +237,11 @@ func (g *recGroup) run() {
 		case f := <-g.cmds:
 			f()
 			if len(g.members) == 0 {
+				g.ending.Store(true)
 				return
 			}
-		case s := <-g.audio:
-			if err := g.aenc.EncodeAudio(s, false, g.writeAudio); err != nil {
-				g.log.Warn("recording audio", "err", err)
-			}
+		case b := <-g.audio:
+			g.encodeAudio(b)
 		case now := <-tick:
 			// Timestamps follow the wall clock, so a file lasts as long as
 			// the meeting even if the machine misses a tick.
@@ -248,6 +265,29 @@ func (g *recGroup) run() {
 	}
 }
 
+// encodeAudio keeps the audio on the wall clock: blocks lost on the way
+// (a busy machine) become silence, audio running ahead is trimmed.
+func (g *recGroup) encodeAudio(b timedBlock) {
+	want := int64(b.at.Sub(g.start).Seconds() * transcode.SampleRate)
+	s := b.s
+	switch d := want - g.fed; {
+	case want < 0:
+		return
+	case d > int64(len(s)):
+		gap := make([]float32, d)
+		if err := g.aenc.EncodeAudio(gap, false, g.writeAudio); err != nil {
+			g.log.Warn("recording audio", "err", err)
+		}
+		g.fed += d
+	case d < -int64(len(s)):
+		return
+	}
+	if err := g.aenc.EncodeAudio(s, false, g.writeAudio); err != nil {
+		g.log.Warn("recording audio", "err", err)
+	}
+	g.fed += int64(len(s))
+}
+
 func (g *recGroup) writeVideo(p *astiav.Packet) error {
 	key := p.Flags().Has(astiav.PacketFlagKey)
 	for _, m := range g.members {
@@ -256,7 +296,7 @@ func (g *recGroup) writeVideo(p *astiav.Packet) error {
 				continue
 			}
 			m.keyed, m.vOff = true, p.Pts()
-			m.aOff = m.vOff * transcode.SampleRate / int64(g.key.fps)
+			m.aOff, m.aSet = m.vOff*transcode.SampleRate/int64(g.key.fps), true
 			m.mux.SetOffset(g.venc, m.vOff)
 			m.mux.SetOffset(g.aenc, m.aOff)
 		}
@@ -274,8 +314,8 @@ func (g *recGroup) writeAudio(p *astiav.Packet) error {
 		if !m.keyed {
 			continue
 		}
-		if m.aOff < 0 {
-			m.aOff = p.Pts()
+		if !m.aSet {
+			m.aOff, m.aSet = p.Pts(), true
 			m.mux.SetOffset(g.aenc, m.aOff)
 		}
 		if p.Pts() < m.aOff {

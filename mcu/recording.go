@@ -156,11 +156,12 @@ func (rc *Recorder) save(r *Recording) {
 	}
 	path := filepath.Join(rc.dir, r.ID+".json")
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+	err = os.WriteFile(tmp, b, 0o644)
+	if err == nil {
 		err = os.Rename(tmp, path)
-		if err != nil {
-			rc.log.Warn("saving recording metadata", "id", r.ID, "err", err)
-		}
+	}
+	if err != nil {
+		rc.log.Error("saving recording metadata", "id", r.ID, "err", err)
 	}
 }
 
@@ -207,41 +208,32 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 	rec.File = rec.ID + "." + ext
 	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
 
-	rc.mu.Lock()
-	if rc.closed {
-		rc.mu.Unlock()
-		return Recording{}, ErrClosed
-	}
-	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
-	g := rc.groups[key]
-	if g == nil || g.stopped() {
-		if g, err = newRecGroup(rc, key); err != nil {
-			rc.mu.Unlock()
+	// A group that is just ending refuses new members; then a new group
+	// is made, once.
+	for try := 0; ; try++ {
+		g, err := rc.group(r, rec)
+		if err != nil {
 			return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
 		}
-		rc.groups[key] = g
-		rc.wg.Add(1)
-		go func() {
-			defer rc.wg.Done()
-			g.run()
-			rc.mu.Lock()
-			if rc.groups[key] == g {
-				delete(rc.groups, key)
-			}
-			rc.mu.Unlock()
-		}()
-	}
-	rc.recs[rec.ID] = &rec
-	rc.mu.Unlock()
-
-	// The group's goroutine may call back into the recorder, so it is
-	// never waited for with rc.mu held.
-	if err := g.add(rec.ID, filepath.Join(rc.dir, rec.File)); err != nil {
+		rc.mu.Lock()
+		rc.recs[rec.ID] = &rec
+		rc.mu.Unlock()
+		// The group's goroutine calls back into the recorder, so it is
+		// never waited for with rc.mu held.
+		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
+		if err == nil {
+			break
+		}
 		rc.mu.Lock()
 		delete(rc.recs, rec.ID)
 		rc.mu.Unlock()
 		_ = os.Remove(filepath.Join(rc.dir, rec.File))
-		return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
+		if !errors.Is(err, ErrClosed) || try > 0 {
+			if errors.Is(err, ErrClosed) {
+				return Recording{}, err
+			}
+			return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
+		}
 	}
 	rc.mu.Lock()
 	rc.save(&rec)
@@ -250,6 +242,35 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 	rc.log.Info("recording started", "id", rec.ID, "room", room, "format", rec.Format, "quality", rec.Quality, "fps", rec.FPS, "audio_only", rec.AudioOnly)
 	rc.announce(snap)
 	return snap, nil
+}
+
+// group returns the running group for rec's settings in room r, or starts one.
+func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.closed {
+		return nil, ErrClosed
+	}
+	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
+	if g := rc.groups[key]; g != nil && !g.stopped() {
+		return g, nil
+	}
+	g, err := newRecGroup(rc, key)
+	if err != nil {
+		return nil, err
+	}
+	rc.groups[key] = g
+	rc.wg.Add(1)
+	go func() {
+		defer rc.wg.Done()
+		g.run()
+		rc.mu.Lock()
+		if rc.groups[key] == g {
+			delete(rc.groups, key)
+		}
+		rc.mu.Unlock()
+	}()
+	return g, nil
 }
 
 // announce tells the room's participants about a recording's state.

@@ -52,8 +52,7 @@ type Room struct {
 
 	comp       *mixer.Compositor
 	videoTrack *webrtc.TrackLocalStaticSample
-	keyframe   chan struct{}
-	settingsCh chan Settings
+	settingsCh chan struct{}
 
 	mu           sync.Mutex
 	participants []*Participant
@@ -61,7 +60,8 @@ type Room struct {
 	nextID       int
 	closed       bool
 	created      time.Time
-	lastKeyReq   time.Time
+	keyPending   bool
+	lastKey      time.Time
 	extraComps   map[*mixer.Compositor]struct{}
 	audioSinks   map[AudioSink]struct{}
 	holds        int
@@ -93,7 +93,7 @@ func newRoom(s *Server, name string) (*Room, error) {
 		srv: s, name: name, log: s.log.With("room", name),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		comp: comp, videoTrack: track,
-		keyframe: make(chan struct{}, 1), settingsCh: make(chan Settings, 1),
+		settingsCh: make(chan struct{}, 1),
 		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
 		created:    time.Now(),
 		extraComps: map[*mixer.Compositor]struct{}{}, audioSinks: map[AudioSink]struct{}{},
@@ -248,11 +248,11 @@ func (r *Room) relayout() {
 	for i, p := range r.participants {
 		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
 	}
-	comps := r.compositorsLocked()
-	r.mu.Unlock()
-	for _, c := range comps {
+	// Under r.mu, so that concurrent joins and leaves apply in order.
+	for _, c := range r.compositorsLocked() {
 		c.SetTiles(tiles)
 	}
+	r.mu.Unlock()
 	r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
 	r.RequestKeyframe()
 }
@@ -291,51 +291,61 @@ func (r *Room) Broadcast(m signaling.Message) { r.broadcast(m, nil) }
 // SetSettings changes the output quality and/or fps ("" and 0 keep the
 // current value). It takes effect on the next frame, for everyone.
 func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
-	r.mu.Lock()
-	s := r.settings
-	r.mu.Unlock()
+	var q transcode.Quality
+	var err error
 	if quality != "" {
-		q, err := transcode.ParseQuality(quality)
-		if err != nil {
-			return s, err
+		if q, err = transcode.ParseQuality(quality); err != nil {
+			return r.Settings(), err
 		}
-		s.Quality = q
 	}
 	if fps != 0 {
 		if err := transcode.CheckFPS(fps); err != nil {
-			return s, err
+			return r.Settings(), err
 		}
-		s.FPS = fps
 	}
 	r.mu.Lock()
+	s := r.settings
+	if q != "" {
+		s.Quality = q
+	}
+	if fps != 0 {
+		s.FPS = fps
+	}
 	changed := s != r.settings
 	r.settings = s
 	r.mu.Unlock()
 	if changed {
+		// The video loop reads the settings when signalled; a pending
+		// signal already covers this change.
 		select {
-		case <-r.settingsCh:
+		case r.settingsCh <- struct{}{}:
 		default:
 		}
-		r.settingsCh <- s
 		r.log.Info("output settings changed", "quality", s.Quality, "fps", s.FPS)
 	}
 	r.broadcast(signaling.Message{Type: signaling.TypeSettings, Quality: string(s.Quality), FPS: s.FPS}, nil)
 	return s, nil
 }
 
-// RequestKeyframe asks the room encoder for a keyframe, at most every 500 ms.
+// RequestKeyframe asks the room encoder for a keyframe. Requests closer
+// than keyframeThrottle to the previous keyframe are held, not dropped: the
+// video loop serves them once the throttle allows.
 func (r *Room) RequestKeyframe() {
 	r.mu.Lock()
-	if time.Since(r.lastKeyReq) < keyframeThrottle {
-		r.mu.Unlock()
-		return
+	defer r.mu.Unlock()
+	r.keyPending = true
+}
+
+// takeKeyframe reports whether the encoder should make a keyframe now.
+func (r *Room) takeKeyframe(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.keyPending || now.Sub(r.lastKey) < keyframeThrottle {
+		return false
 	}
-	r.lastKeyReq = time.Now()
-	r.mu.Unlock()
-	select {
-	case r.keyframe <- struct{}{}:
-	default:
-	}
+	r.keyPending, r.lastKey = false, now
+	r.stats.keyframes++
+	return true
 }
 
 // AddAudioSink makes s receive the full mix until removed.
@@ -460,28 +470,36 @@ func (r *Room) videoLoop() {
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	var pts int64
+	var lastTick time.Time
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
-		case ns := <-r.settingsCh:
-			w, h := ns.Quality.Size()
-			if err := r.comp.Resize(w, h); err != nil {
-				r.log.Error("resizing compositor", "err", err)
+		case <-r.settingsCh:
+			ns := r.Settings()
+			if ns == s {
 				continue
 			}
+			// The new encoder first: if it cannot be made, nothing changes.
 			e, err := r.newVideoEncoder(ns)
 			if err != nil {
 				r.log.Error("video encoder", "err", err)
+				continue
+			}
+			w, h := ns.Quality.Size()
+			if err := r.comp.Resize(w, h); err != nil {
+				e.Close()
+				r.log.Error("resizing compositor", "err", err)
 				continue
 			}
 			enc.Close()
 			enc, s, pts = e, ns, 0
 			ticker.Reset(time.Second / time.Duration(s.FPS))
 			r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
-		case <-r.keyframe:
-			enc.ForceKeyframe()
 		case now := <-ticker.C:
+			if r.takeKeyframe(now) {
+				enc.ForceKeyframe()
+			}
 			for _, p := range r.Participants() {
 				p.releaseVideo(now)
 			}
@@ -491,7 +509,12 @@ func (r *Room) videoLoop() {
 				continue
 			}
 			fresh := r.comp.DrawnPushTimes()
+			// The RTP clock follows the wall clock even when ticks are missed.
 			dur := time.Second / time.Duration(s.FPS)
+			if !lastTick.IsZero() && now.Sub(lastTick) > dur {
+				dur = now.Sub(lastTick)
+			}
+			lastTick = now
 			var sent int64
 			err = enc.EncodeVideo(pic, pts, func(pkt *astiav.Packet) error {
 				data := pkt.Data()
@@ -575,7 +598,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 	ps := r.Participants()
 	for p, o := range m.outs {
 		if p.isGone() {
-			o.enc.Close()
+			o.close()
 			delete(m.outs, p)
 		}
 	}
@@ -618,9 +641,15 @@ func (m *roomMixer) mixBlock(at time.Time) {
 
 func (m *roomMixer) close() {
 	for p, o := range m.outs {
-		o.enc.Close()
+		o.close()
 		delete(m.outs, p)
 	}
+}
+
+// close drains the encoder (its last packet has nobody to go to) and frees it.
+func (o *mixOut) close() {
+	_ = o.enc.EncodeAudio(nil, true, func(*astiav.Packet) error { return nil })
+	o.enc.Close()
 }
 
 // RoomInfo describes a room for the HTTP API.

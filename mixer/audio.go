@@ -94,6 +94,8 @@ type Track struct {
 	// and again after it ran dry: jitter absorption.
 	Prefill int
 	playing bool
+	// delay is silence added by Delay, kept when the queue is trimmed.
+	delay int
 	// Underruns counts blocks that found the track short.
 	Underruns int
 }
@@ -121,8 +123,9 @@ func (t *Track) Append(s []float32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, s...)
-	if t.MaxQueued > 0 && len(t.buf) > t.MaxQueued {
-		drop := len(t.buf) - t.MaxQueued/2
+	if t.MaxQueued > 0 && len(t.buf) > t.MaxQueued+t.delay {
+		// Keep half the cap plus any delay added on purpose (lip sync).
+		drop := len(t.buf) - (t.MaxQueued/2 + t.delay)
 		t.buf = t.buf[:copy(t.buf, t.buf[drop:])]
 		t.pos += int64(drop)
 	}
@@ -138,9 +141,7 @@ func (t *Track) Delay(n int) {
 	defer t.mu.Unlock()
 	t.buf = append(make([]float32, n, n+len(t.buf)), t.buf...)
 	t.pos -= int64(n)
-	if t.MaxQueued > 0 {
-		t.MaxQueued += n
-	}
+	t.delay += n
 }
 
 // Queued is the number of samples waiting.

@@ -142,3 +142,14 @@ func goertzel(s []float32, freq float64) float64 {
 	power := s1*s1 + s2*s2 - coeff*s1*s2
 	return 2 * math.Sqrt(math.Max(power, 0)) / float64(len(s))
 }
+
+func TestTrackKeepsDelayWhenTrimmed(t *testing.T) {
+	tr := Track{MaxQueued: 10 * BlockSamples}
+	tr.Append(make([]float32, 3*BlockSamples))
+	tr.Delay(20 * BlockSamples) // 400 ms of lip-sync delay
+	tr.Append(make([]float32, 9*BlockSamples))
+	// Over the cap: trimmed back to half the cap plus the delay.
+	if q := tr.Queued(); q != 5*BlockSamples+20*BlockSamples {
+		t.Fatalf("queued %d samples after trimming, want %d", q, 25*BlockSamples)
+	}
+}

@@ -1,6 +1,7 @@
 package mixer
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"sync"
@@ -56,6 +57,7 @@ type tileState struct {
 	frame   *astiav.Frame // our reference to the latest picture; nil before the first
 	updated time.Time
 	fresh   bool // picture changed since last drawn
+	timed   bool // the picture's first drawing was reported by DrawnPushTimes
 	ended   bool
 	rect    image.Rectangle
 	drawn   image.Rectangle // where the picture was drawn; empty if placeholder
@@ -72,10 +74,16 @@ func NewCompositor(w, h int) (*Compositor, error) {
 	return &Compositor{StaleAfter: DefaultStaleAfter, canvas: canvas, byID: map[string]*tileState{}, dirty: true}, nil
 }
 
-// Size returns the canvas size.
+// ErrClosed is returned by a closed compositor.
+var ErrClosed = errors.New("mixer: compositor closed")
+
+// Size returns the canvas size (0x0 once closed).
 func (c *Compositor) Size() (w, h int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.canvas == nil {
+		return 0, 0
+	}
 	return c.canvas.Size()
 }
 
@@ -87,6 +95,10 @@ func (c *Compositor) Resize(w, h int) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.canvas == nil {
+		canvas.Close()
+		return ErrClosed
+	}
 	c.canvas.Close()
 	c.canvas = canvas
 	c.relayout()
@@ -98,6 +110,9 @@ func (c *Compositor) Resize(w, h int) error {
 func (c *Compositor) SetTiles(tiles []Tile) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.canvas == nil {
+		return
+	}
 	next := make([]*tileState, 0, len(tiles))
 	byID := make(map[string]*tileState, len(tiles))
 	for _, t := range tiles {
@@ -157,7 +172,7 @@ func (c *Compositor) Push(id string, f *astiav.Frame, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ts := c.byID[id]
-	if ts == nil {
+	if ts == nil || c.canvas == nil {
 		return nil
 	}
 	if ts.frame == nil {
@@ -168,7 +183,7 @@ func (c *Compositor) Push(id string, f *astiav.Frame, now time.Time) error {
 	if err := ts.frame.Ref(f); err != nil {
 		return fmt.Errorf("mixer: holding picture of %s: %w", id, err)
 	}
-	ts.updated, ts.fresh, ts.ended = now, true, false
+	ts.updated, ts.fresh, ts.ended, ts.timed = now, true, false, false
 	return nil
 }
 
@@ -190,6 +205,9 @@ func (c *Compositor) End(id string) {
 func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.canvas == nil {
+		return nil, ErrClosed
+	}
 	if err := c.canvas.Begin(); err != nil {
 		return nil, err
 	}
@@ -222,7 +240,10 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 			return nil, err
 		}
 		t.drawn, t.holder, t.fresh = fit, false, false
-		c.drawnAt = append(c.drawnAt, t.updated)
+		if !t.timed {
+			t.timed = true
+			c.drawnAt = append(c.drawnAt, t.updated)
+		}
 	}
 	return c.canvas.Frame(), nil
 }
@@ -265,5 +286,6 @@ func (c *Compositor) Close() {
 	c.tiles, c.byID = nil, map[string]*tileState{}
 	if c.canvas != nil {
 		c.canvas.Close()
+		c.canvas = nil
 	}
 }

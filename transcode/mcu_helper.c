@@ -91,7 +91,7 @@ int mcu_resample(SwrContext **ctx, const AVFrame *in, float *out, int cap,
   uint8_t *outp[1] = {(uint8_t *)out};
   if (!*ctx) {
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    AVChannelLayout inl;
+    AVChannelLayout inl = {0};
     int ret;
     if (in->ch_layout.nb_channels > 0 &&
         in->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC) {

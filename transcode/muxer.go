@@ -42,7 +42,7 @@ func NewMuxer(path string, f Format, encs ...*Encoder) (m *Muxer, err error) {
 	m = &Muxer{fc: fc, streams: map[*Encoder]*astiav.Stream{}, offsets: map[*Encoder]int64{}, path: path}
 	defer func() {
 		if err != nil {
-			m.free()
+			_ = m.free()
 			m = nil
 		}
 	}()
@@ -111,20 +111,25 @@ func (m *Muxer) Close() error {
 	}
 	m.closed = true
 	err := m.fc.WriteTrailer()
-	m.free()
+	// Closing the file flushes the last bytes: its error counts too.
+	if cerr := m.free(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("transcode: finishing %s: %w", m.path, err)
 	}
 	return nil
 }
 
-func (m *Muxer) free() {
+func (m *Muxer) free() error {
 	if m.fc == nil {
-		return
+		return nil
 	}
+	var err error
 	if pb := m.fc.Pb(); pb != nil {
-		_ = pb.Close()
+		err = pb.Close()
 	}
 	m.fc.Free()
 	m.fc = nil
+	return err
 }
