@@ -28,6 +28,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return runCompose(ctx, args, stderr)
 	case "serve":
 		return runServe(ctx, args, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, args, stderr)
 	case "help", "-h", "--help":
 		usage(stderr)
 		return 0
@@ -40,5 +42,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: mcu [serve] [flags]          run the MCU server (default)
        mcu compose -o OUT [flags] INPUT[@SECONDS]...   merge recordings into one grid file
-Run "mcu serve -h" or "mcu compose -h" for the flags.`)
+       mcu loadtest [flags]         load a running server with rooms of clients and report
+Run "mcu serve -h", "mcu compose -h" or "mcu loadtest -h" for the flags.`)
 }

@@ -1,6 +1,7 @@
 // Package peer is a WebRTC client of the MCU for tests and the load
 // generator: it joins a room over the websocket protocol, publishes a solid
-// colour and a sine tone (or nothing), and decodes what it receives.
+// colour and a sine tone, a pre-encoded Clip, or nothing, and decodes what
+// it receives or only counts it.
 package peer
 
 import (
@@ -19,6 +20,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -41,6 +44,13 @@ type Options struct {
 	Width, Height, FPS int
 	// Decode the received video (tests) or only count frames (load).
 	Decode bool
+	// Clip, when set, is replayed as the published video and audio instead
+	// of Colour and Tone; a keyframe request jumps to its next keyframe.
+	Clip *Clip
+	// Watch, when set (and Decode is not), is called with every received
+	// picture as soon as its last packet is in, and the time its first
+	// packet arrived. It runs on the receiving goroutine and must be quick.
+	Watch func(img *image.YCbCr, at time.Time)
 }
 
 // Client is one connected participant.
@@ -55,8 +65,12 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	sendVideo atomic.Bool
+	keyWanted atomic.Bool // the server asked for a keyframe (Clip replay)
+
+	sent []atomic.Int64 // unix nanoseconds each Clip picture was last sent
 
 	mu        sync.Mutex
+	layout    []signaling.Tile
 	events    []signaling.Message
 	last      *image.YCbCr
 	audio     []float32
@@ -64,9 +78,12 @@ type Client struct {
 	lastFrame time.Time
 
 	FramesReceived atomic.Int64
-	BytesReceived  atomic.Int64
-	joinedCh       chan signaling.Message
-	answerCh       chan string
+	// BytesReceived counts RTP bytes (header and payload) of both tracks,
+	// VideoBytesReceived those of the video track.
+	BytesReceived      atomic.Int64
+	VideoBytesReceived atomic.Int64
+	joinedCh           chan signaling.Message
+	answerCh           chan string
 }
 
 // Dial joins the room and negotiates media. It returns once the answer is applied.
@@ -83,7 +100,10 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, ws: ws, ctx: cctx, cancel: cancel, joinedCh: make(chan signaling.Message, 1), answerCh: make(chan string, 1)}
-	c.sendVideo.Store(o.Colour != nil)
+	c.sendVideo.Store(o.Colour != nil || o.Clip != nil)
+	if o.Clip != nil {
+		c.sent = make([]atomic.Int64, len(o.Clip.Video))
+	}
 	c.wg.Add(1)
 	go c.readLoop()
 	if err := c.negotiate(ctx); err != nil {
@@ -118,6 +138,9 @@ func (c *Client) readLoop() {
 		}
 		c.mu.Lock()
 		c.events = append(c.events, m)
+		if m.Type == signaling.TypeLayout {
+			c.layout = m.Layout
+		}
 		c.mu.Unlock()
 	}
 }
@@ -127,6 +150,25 @@ func (c *Client) Events() []signaling.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]signaling.Message(nil), c.events...)
+}
+
+// Layout returns the tiles of the last layout event.
+func (c *Client) Layout() []signaling.Tile {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.layout
+}
+
+// SentAt returns when picture i of the Clip was last sent (zero if never).
+func (c *Client) SentAt(i int) time.Time {
+	if i < 0 || i >= len(c.sent) {
+		return time.Time{}
+	}
+	ns := c.sent[i].Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // Send sends a raw protocol message.
@@ -182,12 +224,22 @@ func (c *Client) negotiate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		video := t == webrtc.TrackLocal(vt)
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
 			for {
-				if _, _, err := tr.Sender().ReadRTCP(); err != nil {
+				pkts, _, err := tr.Sender().ReadRTCP()
+				if err != nil {
 					return
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						if video {
+							c.keyWanted.Store(true)
+						}
+					}
 				}
 			}
 		}()
@@ -219,6 +271,12 @@ func (c *Client) negotiate(ctx context.Context) error {
 		}
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no answer: %w (events %v)", ctx.Err(), c.Events())
+	}
+	if c.opts.Clip != nil {
+		c.wg.Add(2)
+		go c.replayVideo(vt)
+		go c.replayAudio(at)
+		return nil
 	}
 	if c.opts.Colour != nil {
 		c.wg.Add(1)
@@ -294,6 +352,48 @@ func (c *Client) publishAudio(t *webrtc.TrackLocalStaticSample) {
 	}
 }
 
+// replayVideo sends the clip's pictures in a loop on the clip's clock.
+func (c *Client) replayVideo(t *webrtc.TrackLocalStaticSample) {
+	defer c.wg.Done()
+	clip := c.opts.Clip
+	dur := time.Second / time.Duration(clip.FPS)
+	tick := time.NewTicker(dur)
+	defer tick.Stop()
+	i := 0
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !c.sendVideo.Load() {
+			continue
+		}
+		if c.keyWanted.Swap(false) {
+			i = clip.nextKey(i)
+		}
+		c.sent[i].Store(time.Now().UnixNano())
+		_ = t.WriteSample(media.Sample{Data: clip.Video[i].Data, Duration: dur})
+		i = (i + 1) % len(clip.Video)
+	}
+}
+
+// replayAudio sends the clip's Opus packets in a loop, one every 20 ms.
+func (c *Client) replayAudio(t *webrtc.TrackLocalStaticSample) {
+	defer c.wg.Done()
+	clip := c.opts.Clip
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i = (i + 1) % len(clip.Audio) {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_ = t.WriteSample(media.Sample{Data: clip.Audio[i], Duration: 20 * time.Millisecond})
+	}
+}
+
 func (c *Client) receive(t *webrtc.TrackRemote) {
 	defer c.wg.Done()
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
@@ -322,14 +422,15 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 	if codec != "vp8" {
 		return
 	}
-	var dec *transcode.StreamDecoder
-	if c.opts.Decode {
-		var err error
-		if dec, err = transcode.NewStreamDecoder("vp8"); err != nil {
-			return
-		}
-		defer dec.Close()
+	if !c.opts.Decode {
+		c.countVideo(t)
+		return
 	}
+	dec, err := transcode.NewStreamDecoder("vp8")
+	if err != nil {
+		return
+	}
+	defer dec.Close()
 	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
 	for {
 		pkt, _, err := t.ReadRTP()
@@ -337,6 +438,7 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 			return
 		}
 		c.BytesReceived.Add(int64(pkt.MarshalSize()))
+		c.VideoBytesReceived.Add(int64(pkt.MarshalSize()))
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
 			now := time.Now()
@@ -347,9 +449,6 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 			c.lastFrame = now
 			c.mu.Unlock()
 			c.FramesReceived.Add(1)
-			if dec == nil {
-				continue
-			}
 			_ = dec.DecodeVideo(s.Data, func(f *astiav.Frame) error {
 				img, err := transcode.Snapshot(f)
 				if err != nil {
@@ -361,6 +460,136 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 				return nil
 			})
 		}
+	}
+}
+
+// countVideo counts received pictures: a picture starts with the first
+// packet carrying a newer RTP timestamp, which on a loopback link is when
+// the server sent it (its packets leave together). With Options.Watch it
+// also assembles each picture on its marker bit, without waiting for the
+// next one as a samplebuilder does, and decodes it.
+func (c *Client) countVideo(t *webrtc.TrackRemote) {
+	var (
+		lastTS  uint32
+		started bool
+		asm     *assembler
+	)
+	if c.opts.Watch != nil {
+		dec, err := transcode.NewStreamDecoder("vp8")
+		if err != nil {
+			return
+		}
+		defer dec.Close()
+		asm = &assembler{dec: dec, needKey: true, watch: c.opts.Watch, pli: func() {
+			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
+		}}
+	}
+	for {
+		pkt, _, err := t.ReadRTP()
+		if err != nil {
+			return
+		}
+		n := int64(pkt.MarshalSize())
+		c.BytesReceived.Add(n)
+		c.VideoBytesReceived.Add(n)
+		now := time.Now()
+		if !started || int32(pkt.Timestamp-lastTS) > 0 {
+			c.mu.Lock()
+			if started {
+				c.frameGaps = append(c.frameGaps, now.Sub(c.lastFrame))
+			}
+			c.lastFrame = now
+			c.mu.Unlock()
+			lastTS, started = pkt.Timestamp, true
+			c.FramesReceived.Add(1)
+			if asm != nil {
+				asm.start(pkt, now)
+			}
+		} else if asm != nil && pkt.Timestamp == asm.ts {
+			asm.add(pkt)
+		}
+	}
+}
+
+// assembler puts VP8 pictures together from in-order packets and decodes
+// them; a picture with a missing packet is dropped and decoding waits for
+// the next keyframe.
+type assembler struct {
+	dec     *transcode.StreamDecoder
+	watch   func(*image.YCbCr, time.Time)
+	pli     func()
+	lastPLI time.Time
+	vp8     codecs.VP8Packet
+
+	ts       uint32
+	at       time.Time
+	next     uint16
+	building bool
+	ok       bool
+	needKey  bool
+	data     []byte
+}
+
+func (a *assembler) start(pkt *rtp.Packet, at time.Time) {
+	if a.building {
+		a.lost() // the previous picture never saw its marker
+	}
+	a.ts, a.at, a.building, a.data = pkt.Timestamp, at, true, a.data[:0]
+	a.ok = a.vp8.IsPartitionHead(pkt.Payload)
+	a.next = pkt.SequenceNumber
+	a.add(pkt)
+}
+
+func (a *assembler) add(pkt *rtp.Packet) {
+	if !a.building {
+		return
+	}
+	if pkt.SequenceNumber != a.next {
+		a.ok = false
+	}
+	a.next = pkt.SequenceNumber + 1
+	if payload, err := a.vp8.Unmarshal(pkt.Payload); err == nil {
+		a.data = append(a.data, payload...)
+	} else {
+		a.ok = false
+	}
+	if !pkt.Marker {
+		return
+	}
+	a.building = false
+	if !a.ok {
+		a.lost()
+		return
+	}
+	if a.needKey {
+		if len(a.data) == 0 || a.data[0]&1 != 0 {
+			a.askKey()
+			return
+		}
+		a.needKey = false
+	}
+	err := a.dec.DecodeVideo(a.data, func(f *astiav.Frame) error {
+		img, err := transcode.Snapshot(f)
+		if err != nil {
+			return err
+		}
+		a.watch(img, a.at)
+		return nil
+	})
+	if err != nil {
+		a.lost()
+	}
+}
+
+func (a *assembler) lost() {
+	a.building, a.needKey = false, true
+	a.askKey()
+}
+
+func (a *assembler) askKey() {
+	if time.Since(a.lastPLI) >= 500*time.Millisecond {
+		a.lastPLI = time.Now()
+		a.pli()
 	}
 }
 
