@@ -23,7 +23,11 @@ const (
 	maxAudioDelay = 400 * time.Millisecond
 	maxVideoHold  = time.Second
 	audioStall    = 200 * time.Millisecond
-	syncSlack     = 0.030 // seconds a picture may run ahead of its audio: about half a picture interval, so the picture shown is the nearest
+	// syncSlack is how far ahead of its audio a picture may go out. Sound
+	// lagging the picture by up to this much goes unnoticed (ITU-R BT.1359
+	// puts detectability at 125 ms for late sound, 45 ms for early sound),
+	// and it spares pictures waiting for the audio jitter buffer.
+	syncSlack = 0.060
 )
 
 // srClock maps one stream's RTP timestamps to the sender's NTP time.
@@ -63,6 +67,7 @@ type avSync struct {
 	delayed     time.Duration
 	closed      bool
 	offset      float64 // smoothed capture time of shown pictures minus the audio clock
+	waited      float64 // smoothed seconds pictures waited here
 	offsetValid bool
 }
 
@@ -128,8 +133,9 @@ func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time, queued int)
 // due returns the newest held picture whose time has come (the caller owns
 // and frees it), freeing older ones; a picture held longer than maxVideoHold
 // is released regardless, so a stalled audio stream never freezes the tile.
-// It also returns how much to delay the audio when the pictures shown keep
-// being older than the audio played with them.
+// It also returns how much to change the audio delay: more when the
+// pictures shown keep being older than the audio played with them, less
+// when pictures keep waiting here for delayed audio.
 func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,12 +163,19 @@ func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.
 		s.offset, s.offsetValid = off, true
 	}
 	s.offset = 0.8*s.offset + 0.2*off
+	// How long pictures wait here: if they wait while the audio is being
+	// delayed on purpose, the delay is more than the video needs.
+	s.waited = 0.8*s.waited + 0.2*now.Sub(arrived).Seconds()
 	var add time.Duration
-	if s.offset < -0.04 && s.delayed < maxAudioDelay {
+	switch {
+	case s.offset < -0.04 && s.delayed < maxAudioDelay:
 		add = min(time.Duration(-s.offset*float64(time.Second)), maxAudioDelay-s.delayed)
-		s.delayed += add
 		s.offset += add.Seconds()
+	case s.waited > 0.04 && s.delayed > 0:
+		add = -min(time.Duration(s.waited*float64(time.Second)), s.delayed)
+		s.waited = 0
 	}
+	s.delayed += add
 	return out, arrived, add
 }
 

@@ -83,9 +83,9 @@ func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participan
 		outBlock: make([]float32, mixer.BlockSamples),
 	}
 	p.lastStats.at = p.joined
-	// Live audio: start after 60 ms of jitter absorption, never let more
+	// Live audio: start after 40 ms of jitter absorption, never let more
 	// than 200 ms queue up.
-	p.audioIn.Prefill = 3 * mixer.BlockSamples
+	p.audioIn.Prefill = 2 * mixer.BlockSamples
 	p.audioIn.MaxQueued = 10 * mixer.BlockSamples
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -260,9 +260,13 @@ func (p *Participant) readSenderReports(t *webrtc.TrackRemote, recv *webrtc.RTPR
 // participant's audio clock. Called by the room's video loop before it renders.
 func (p *Participant) releaseVideo(now time.Time) {
 	f, arrived, delay := p.sync.due(now, p.audioIn.Queued())
-	if delay > 0 {
+	switch {
+	case delay > 0:
 		p.audioIn.Delay(int(delay.Seconds() * mixer.SampleRate))
 		p.log.Debug("delaying audio for lip sync", "by", delay)
+	case delay < 0:
+		p.audioIn.Undelay(int(-delay.Seconds() * mixer.SampleRate))
+		p.log.Debug("reducing lip-sync audio delay", "by", -delay)
 	}
 	if f == nil {
 		return

@@ -660,6 +660,7 @@ type RoomInfo struct {
 	Layout       []signaling.Tile  `json:"layout"`
 	CreatedAt    time.Time         `json:"created_at"`
 	FramesOut    int64             `json:"frames_out"`
+	Keyframes    int64             `json:"keyframes_forced"`
 	VideoBytes   int64             `json:"video_bytes_out"`
 	// LatencyMedianMS is the median time from a picture arriving to the
 	// first composite containing it being sent.
@@ -674,7 +675,7 @@ func (r *Room) Info() RoomInfo {
 		info.Participants = append(info.Participants, p.Stats())
 	}
 	r.mu.Lock()
-	info.CreatedAt, info.FramesOut, info.VideoBytes = r.created, r.stats.framesOut, r.stats.bytesOut
+	info.CreatedAt, info.FramesOut, info.VideoBytes, info.Keyframes = r.created, r.stats.framesOut, r.stats.bytesOut, r.stats.keyframes
 	lat := append([]time.Duration(nil), r.stats.latency...)
 	r.mu.Unlock()
 	if len(lat) > 0 {

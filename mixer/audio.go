@@ -144,6 +144,21 @@ func (t *Track) Delay(n int) {
 	t.delay += n
 }
 
+// Undelay takes back up to n samples of a previous Delay by dropping that
+// much from the head of the queue, and returns how many it dropped.
+func (t *Track) Undelay(n int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n = min(n, t.delay, len(t.buf))
+	if n <= 0 {
+		return 0
+	}
+	t.buf = t.buf[:copy(t.buf, t.buf[n:])]
+	t.pos += int64(n)
+	t.delay -= n
+	return n
+}
+
 // Queued is the number of samples waiting.
 func (t *Track) Queued() int {
 	t.mu.Lock()

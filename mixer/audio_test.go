@@ -153,3 +153,17 @@ func TestTrackKeepsDelayWhenTrimmed(t *testing.T) {
 		t.Fatalf("queued %d samples after trimming, want %d", q, 25*BlockSamples)
 	}
 }
+
+func TestTrackUndelay(t *testing.T) {
+	var tr Track
+	tr.Append([]float32{1, 2, 3})
+	tr.Delay(4)
+	if got := tr.Undelay(10); got != 4 {
+		t.Fatalf("undid %d samples of a 4-sample delay", got)
+	}
+	dst := make([]float32, 3)
+	tr.Take(dst)
+	if dst[0] != 1 || dst[2] != 3 {
+		t.Fatalf("after undelay: %v", dst)
+	}
+}

@@ -279,3 +279,51 @@ func TestRecordingAPI(t *testing.T) {
 		t.Errorf("crashed recording after restart: %+v", r)
 	}
 }
+
+// TestRecordingFollowsRoomLifetime: a recording stops by itself once its room
+// has been empty for mcu.EmptyRoomTimeout, and one still running at shutdown
+// is finalized into a complete file.
+func TestRecordingFollowsRoomLifetime(t *testing.T) {
+	mediatest.Need(t, "ffprobe")
+	old := mcu.EmptyRoomTimeout
+	mcu.EmptyRoomTimeout = 2 * time.Second
+	defer func() { mcu.EmptyRoomTimeout = old }()
+
+	dir := t.TempDir()
+	s := startAPI(t, dir)
+	clients := joinColours(t, s, "empty", color.RGBA{0, 255, 0, 255})
+	rec := decodeRec(t, s.expect(t, "POST", "/api/rooms/empty/recordings", `{}`, 201, `"state":"recording"`))
+	time.Sleep(time.Second)
+	clients[0].Leave()
+	left := time.Now()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := decodeRec(t, s.expect(t, "GET", "/api/recordings/"+rec.ID, "", 200, ""))
+		if got.State == mcu.StateFinished {
+			if waited := time.Since(left); waited < mcu.EmptyRoomTimeout {
+				t.Errorf("recording stopped %v after the room emptied, before the %v grace", waited, mcu.EmptyRoomTimeout)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording still %s 10 s after the room emptied", got.State)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.expect(t, "GET", "/api/rooms/empty", "", 404, "not found")
+
+	// Shutdown finalizes a running recording: a WebM with its duration in
+	// the header (written by the trailer).
+	joinColours(t, s, "shutdown", color.RGBA{0, 0, 255, 255})
+	rec = decodeRec(t, s.expect(t, "POST", "/api/rooms/shutdown/recordings", `{}`, 201, ""))
+	time.Sleep(2 * time.Second)
+	s.close()
+	p := mediatest.ProbeFile(t, filepath.Join(dir, rec.File), false)
+	if d := p.Duration(); d < 1.5 || p.Video() == nil || p.Audio() == nil {
+		t.Errorf("recording finalized at shutdown: duration %.2f, streams %+v", d, p.Streams)
+	}
+	s2 := startAPI(t, dir)
+	if got := decodeRec(t, s2.expect(t, "GET", "/api/recordings/"+rec.ID, "", 200, "")); got.State != mcu.StateFinished || got.Error != "" {
+		t.Errorf("after shutdown and restart: %+v", got)
+	}
+}
