@@ -6,74 +6,35 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 )
 
-// markerFlush removes one picture of latency from pion's samplebuilder. The
-// samplebuilder finds a picture's end by the RTP marker bit but only
-// releases it when the first packet of the next picture arrives (it wants
-// that timestamp for the duration). markerFlush tracks the sequence numbers
-// pushed since the last flush and says when every packet up to a marker has
-// arrived and nothing after it: then Flush releases exactly the complete
-// pictures, at once. On any gap it stays quiet and the samplebuilder's own
-// rules (waiting for NACK retransmissions, dropping what is too late) apply.
-type markerFlush struct {
-	started bool
-	base    uint16 // sequence number of seen[0]
-	seen    []bool
-	marker  int // index in seen of the newest marker packet, or -1
-}
-
-const markerWindow = 1024
-
-// push records a packet and reports whether the caller should Flush.
-func (m *markerFlush) push(seq uint16, marker bool) bool {
-	if !m.started {
-		m.started, m.base, m.marker = true, seq, -1
-	}
-	d := int(int16(seq - m.base))
-	if d < 0 {
-		return false // older than what was flushed: the samplebuilder decides
-	}
-	if d >= markerWindow {
-		m.restart(seq)
-		d = 0
-	}
-	for len(m.seen) <= d {
-		m.seen = append(m.seen, false)
-	}
-	m.seen[d] = true
-	if marker && d > m.marker {
-		m.marker = d
-	}
-	if m.marker < 0 || len(m.seen) != m.marker+1 {
-		return false
-	}
-	for _, ok := range m.seen {
-		if !ok {
-			return false
-		}
-	}
-	m.base += uint16(m.marker + 1)
-	m.seen, m.marker = m.seen[:0], -1
-	return true
-}
-
-// restart forgets everything before seq, after the samplebuilder released a
-// picture on its own (a gap was resolved or given up).
-func (m *markerFlush) restart(seq uint16) {
-	m.started, m.base, m.seen, m.marker = true, seq, m.seen[:0], -1
-}
-
-// framer turns RTP packets into media samples with pion's samplebuilder,
-// releasing complete samples as soon as their last packet is in.
+// framer turns RTP packets into media samples. pion's samplebuilder does
+// the work (reordering, waiting for retransmissions, dropping what is too
+// late, counting losses), but it releases a sample only when the first
+// packet of the next one arrives: one picture interval of latency (33 ms at
+// 30 fps). The framer adds a fast path for the common case: when a sample's
+// packets arrive complete and in order right after the previous sample, it
+// is released as soon as its last packet (RTP marker bit) is in. Whatever
+// the samplebuilder releases later for a timestamp already out is skipped,
+// so samples leave once each and in order; after any gap or reordering the
+// fast path stands aside until the samplebuilder has caught up.
 type framer struct {
-	sb *samplebuilder.SampleBuilder
-	mf markerFlush
-	// everyPacket marks every packet as a sample's end (Opus: one frame per packet).
+	sb     *samplebuilder.SampleBuilder
+	depack rtp.Depacketizer // the fast path's own: depacketizers keep state
+	// everyPacket makes every packet a sample's end (Opus: one frame per packet).
 	everyPacket bool
-	out         []*media.Sample
+
+	cur      []*rtp.Packet // fast path: packets of the sample being gathered
+	next     uint16        // sequence number expected after the last sample out
+	synced   bool          // next is known and nothing was missed since
+	last     uint32        // timestamp of the last sample out
+	released bool
+	out      []*media.Sample
 }
 
-func newFramer(sb *samplebuilder.SampleBuilder, everyPacket bool) *framer {
-	return &framer{sb: sb, everyPacket: everyPacket}
+// newFramer makes a framer; sbDepack and fastDepack must be distinct
+// depacketizers of the same codec.
+func newFramer(maxLate uint16, sbDepack, fastDepack rtp.Depacketizer, rate uint32, opts []samplebuilder.Option, everyPacket bool) *framer {
+	opts = append(opts, samplebuilder.WithRTPHeaders(true))
+	return &framer{sb: samplebuilder.New(maxLate, sbDepack, rate, opts...), depack: fastDepack, everyPacket: everyPacket}
 }
 
 // push adds a packet and returns the samples now complete, valid until the
@@ -81,28 +42,61 @@ func newFramer(sb *samplebuilder.SampleBuilder, everyPacket bool) *framer {
 func (f *framer) push(pkt *rtp.Packet) []*media.Sample {
 	f.out = f.out[:0]
 	f.sb.Push(pkt)
-	end := pkt.Marker || f.everyPacket
-	flushed := f.mf.push(pkt.SequenceNumber, end)
-	if flushed {
-		f.sb.Flush()
-	}
-	if f.pop() > 0 && !flushed {
-		// The samplebuilder released something by its own rules: track
-		// from this packet on.
-		f.mf.restart(pkt.SequenceNumber)
-		if f.mf.push(pkt.SequenceNumber, end) {
-			f.sb.Flush()
-			f.pop()
+	for s := f.sb.Pop(); s != nil; s = f.sb.Pop() {
+		if n := len(s.RTPHeaders); n > 0 && (!f.synced || int16(s.RTPHeaders[n-1].SequenceNumber+1-f.next) > 0) {
+			f.next, f.synced = s.RTPHeaders[n-1].SequenceNumber+1, true
+			f.cur = f.cur[:0]
 		}
+		if f.released && int32(s.PacketTimestamp-f.last) <= 0 {
+			continue // already released by the fast path
+		}
+		f.release(s)
 	}
+	f.fast(pkt)
 	return f.out
 }
 
-func (f *framer) pop() int {
-	n := 0
-	for s := f.sb.Pop(); s != nil; s = f.sb.Pop() {
-		f.out = append(f.out, s)
-		n++
+func (f *framer) release(s *media.Sample) {
+	f.last, f.released = s.PacketTimestamp, true
+	f.out = append(f.out, s)
+}
+
+// fast gathers in-order packets and releases a sample at its last packet.
+func (f *framer) fast(pkt *rtp.Packet) {
+	if !f.synced {
+		return
 	}
-	return n
+	d := int16(pkt.SequenceNumber - f.next - uint16(len(f.cur)))
+	switch {
+	case d < 0:
+		return // a duplicate or a retransmission of something already out
+	case d > 0:
+		f.synced, f.cur = false, f.cur[:0] // a gap: leave it to the samplebuilder
+		return
+	}
+	if len(f.cur) == 0 {
+		if !f.depack.IsPartitionHead(pkt.Payload) || (f.released && int32(pkt.Timestamp-f.last) <= 0) {
+			f.synced = false
+			return
+		}
+	} else if pkt.Timestamp != f.cur[0].Timestamp {
+		f.synced, f.cur = false, f.cur[:0]
+		return
+	}
+	f.cur = append(f.cur, pkt)
+	if !pkt.Marker && !f.everyPacket {
+		return
+	}
+	var data []byte
+	for _, p := range f.cur {
+		b, err := f.depack.Unmarshal(p.Payload)
+		if err != nil {
+			f.synced, f.cur = false, f.cur[:0]
+			return
+		}
+		data = append(data, b...)
+	}
+	f.next = pkt.SequenceNumber + 1
+	f.cur = f.cur[:0]
+	f.release(&media.Sample{Data: data, PacketTimestamp: pkt.Timestamp})
 }

@@ -1,38 +1,91 @@
 package mcu
 
-import "testing"
+import (
+	"testing"
+	"time"
 
-func TestMarkerFlush(t *testing.T) {
-	type pkt struct {
-		seq    uint16
-		marker bool
-		flush  bool
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
+)
+
+// vp8Frames packetizes n pictures of size bytes each (the first a keyframe).
+func vp8Frames(n, size int) [][]*rtp.Packet {
+	pk := rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{}, rtp.NewFixedSequencer(65000), 90000)
+	var out [][]*rtp.Packet
+	for i := 0; i < n; i++ {
+		data := make([]byte, size)
+		data[0] = byte(i) | 1
+		data[1] = byte(i)
+		out = append(out, pk.Packetize(data, 3000))
 	}
-	cases := []struct {
-		name string
-		pkts []pkt
-	}{
-		{"in order", []pkt{{10, false, false}, {11, false, false}, {12, true, true}, {13, true, true}}},
-		{"reordered inside a picture", []pkt{{10, false, false}, {12, true, false}, {11, false, true}}},
-		{"gap holds until retransmitted", []pkt{{10, false, false}, {12, true, false}, {13, false, false}, {14, true, false}, {11, false, true}}},
-		{"wraps around", []pkt{{65534, false, false}, {65535, false, false}, {0, true, true}, {1, true, true}}},
-		{"late duplicate ignored", []pkt{{10, true, true}, {10, true, false}, {11, true, true}}},
-	}
-	for _, c := range cases {
-		var m markerFlush
-		for i, p := range c.pkts {
-			if got := m.push(p.seq, p.marker); got != p.flush {
-				t.Errorf("%s: packet %d (seq %d): flush=%v, want %v", c.name, i, p.seq, got, p.flush)
+	return out
+}
+
+func newTestFramer() *framer {
+	return newFramer(128, &codecs.VP8Packet{}, &codecs.VP8Packet{}, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+}
+
+func TestFramerReleasesAtTheMarker(t *testing.T) {
+	frames := vp8Frames(20, 3000) // three packets a picture, across a sequence wrap
+	f := newTestFramer()
+	var got []uint32
+	for i, fr := range frames {
+		for j, p := range fr {
+			out := f.push(p)
+			for _, s := range out {
+				got = append(got, s.PacketTimestamp)
+				if len(s.Data) != 3000 || s.Data[1] != byte(len(got)-1) {
+					t.Fatalf("picture %d: %d bytes, tag %d", len(got)-1, len(s.Data), s.Data[1])
+				}
+			}
+			// From the second picture on, each leaves with its last packet.
+			if i > 0 && j == len(fr)-1 && len(got) != i+1 {
+				t.Fatalf("after the last packet of picture %d, %d pictures are out", i, len(got))
 			}
 		}
 	}
-	// After a lost packet the samplebuilder gives up on its own; restart
-	// lets flushing resume.
-	var m markerFlush
-	m.push(10, false)
-	m.push(12, true) // 11 is lost for good
-	m.restart(13)
-	if !m.push(13, true) {
-		t.Error("no flush after restart")
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+3000 {
+			t.Fatalf("pictures out of order or repeated: %v", got)
+		}
+	}
+}
+
+func TestFramerFallsBackOnReorderAndLoss(t *testing.T) {
+	frames := vp8Frames(30, 3000)
+	var order []*rtp.Packet
+	for i, fr := range frames {
+		switch i {
+		case 4: // reordered inside a picture
+			order = append(order, fr[0], fr[2], fr[1])
+		case 7: // middle packet lost
+			order = append(order, fr[0], fr[2])
+		default:
+			order = append(order, fr...)
+		}
+	}
+	f := newTestFramer()
+	seen := map[uint32]bool{}
+	var last uint32
+	for _, p := range order {
+		for _, s := range f.push(p) {
+			if seen[s.PacketTimestamp] {
+				t.Fatalf("picture %d released twice", s.PacketTimestamp)
+			}
+			if len(seen) > 0 && int32(s.PacketTimestamp-last) <= 0 {
+				t.Fatalf("picture %d after %d", s.PacketTimestamp, last)
+			}
+			seen[s.PacketTimestamp], last = true, s.PacketTimestamp
+		}
+	}
+	// The samplebuilder holds what follows the damaged picture 7 until it
+	// gives up on it (300 ms of RTP time later); then everything but
+	// picture 7 comes out, the last one or two waiting for successors.
+	if len(seen) < 27 {
+		t.Fatalf("%d of 30 pictures released", len(seen))
+	}
+	if seen[frames[7][0].Timestamp] {
+		t.Error("a picture with a lost packet was released")
 	}
 }

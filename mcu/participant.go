@@ -291,13 +291,13 @@ func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
 // After loss or a decoding error it drops pictures until the next keyframe
 // (the tile keeps its last good picture) and asks for one.
 func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
-	var depack rtp.Depacketizer
+	var depack, fastDepack rtp.Depacketizer
 	var isKey func([]byte) bool
 	switch codec {
 	case "vp8":
-		depack, isKey = &codecs.VP8Packet{}, vp8Keyframe
+		depack, fastDepack, isKey = &codecs.VP8Packet{}, &codecs.VP8Packet{}, vp8Keyframe
 	case "h264":
-		depack, isKey = &codecs.H264Packet{}, h264Keyframe
+		depack, fastDepack, isKey = &codecs.H264Packet{}, &codecs.H264Packet{}, h264Keyframe
 	default:
 		p.log.Warn("unsupported video codec", "codec", codec)
 		return
@@ -310,7 +310,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasVideo.Store(true)
 	defer p.hasVideo.Store(false)
-	fr := newFramer(samplebuilder.New(128, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond)), false)
+	fr := newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
 	ssrc := t.SSRC()
 	needKey := true
 	p.sendPLI(ssrc)
@@ -373,7 +373,7 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	fr := newFramer(samplebuilder.New(16, &codecs.OpusPacket{}, 48000, samplebuilder.WithMaxTimeDelay(100*time.Millisecond)), true)
+	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, 48000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
