@@ -3,6 +3,8 @@ package mixer
 import (
 	"math"
 	"testing"
+
+	"github.com/mcu-dev/mcu/internal/mediatest"
 )
 
 func tone(freq, amp float64, n int) []float32 {
@@ -83,7 +85,7 @@ func TestMixMinus(t *testing.T) {
 	Mix(in, full, NewLimiter(), minus, lims)
 	for i := range in {
 		for j, f := range freqs {
-			got := goertzel(minus[i], f)
+			got := mediatest.ToneLevel(minus[i], f, SampleRate)
 			if i == j && got > 0.01 {
 				t.Errorf("mix-minus %d holds its own %v Hz tone (level %.3f)", i, f, got)
 			}
@@ -93,7 +95,7 @@ func TestMixMinus(t *testing.T) {
 		}
 	}
 	for _, f := range freqs {
-		if got := goertzel(full, f); got < 0.05 {
+		if got := mediatest.ToneLevel(full, f, SampleRate); got < 0.05 {
 			t.Errorf("full mix misses %v Hz (level %.3f)", f, got)
 		}
 	}
@@ -130,18 +132,6 @@ func TestTrackPrefillAndCap(t *testing.T) {
 	}
 }
 
-// goertzel returns the amplitude of freq in s.
-func goertzel(s []float32, freq float64) float64 {
-	w := 2 * math.Pi * freq / SampleRate
-	coeff := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, v := range s {
-		s0 := float64(v) + coeff*s1 - s2
-		s2, s1 = s1, s0
-	}
-	power := s1*s1 + s2*s2 - coeff*s1*s2
-	return 2 * math.Sqrt(math.Max(power, 0)) / float64(len(s))
-}
 
 func TestTrackKeepsDelayWhenTrimmed(t *testing.T) {
 	tr := Track{MaxQueued: 10 * BlockSamples}
