@@ -132,7 +132,6 @@ func TestTrackPrefillAndCap(t *testing.T) {
 	}
 }
 
-
 func TestTrackKeepsDelayWhenTrimmed(t *testing.T) {
 	tr := Track{MaxQueued: 10 * BlockSamples}
 	tr.Append(make([]float32, 3*BlockSamples))
