@@ -233,6 +233,24 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 		})
 	}
 
+	// Settings over the websocket: back to 360p, announced to everyone.
+	if err := clients[2].Send(signaling.Message{Type: signaling.TypeSettings, Quality: "360p"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients[1:] {
+		eventually(t, 5*time.Second, "360p after a websocket settings message", func() error {
+			if err := checkTiles(c, 640, 360, tileWant{480, 180, 0, 0, 255, "blue tile (right)"}); err != nil {
+				return err
+			}
+			for _, m := range c.Events() {
+				if m.Type == signaling.TypeSettings && m.Quality == "360p" && m.FPS == 15 {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s got no settings event", c.ID)
+		})
+	}
+
 	for _, c := range clients {
 		c.Close()
 	}
