@@ -315,7 +315,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	needKey := true
 	p.sendPLI(ssrc)
 	var lastSeq uint16
-	haveSeq := false
+	haveSeq, gapSeen := false, false
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -325,15 +325,20 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
 				p.packetsLost.Add(int64(gap - 1))
+				gapSeen = true
 			}
 		}
 		if !haveSeq || int16(pkt.SequenceNumber-lastSeq) > 0 {
 			lastSeq, haveSeq = pkt.SequenceNumber, true
 		}
 		for _, s := range fr.push(pkt) {
-			if s.PrevDroppedPackets > 0 {
+			// The samplebuilder also counts padding-only packets (bandwidth
+			// probes) as dropped; only a real hole in the sequence means
+			// the decoder lost a reference.
+			if s.PrevDroppedPackets > 0 && gapSeen {
 				needKey = true
 			}
+			gapSeen = false
 			if needKey {
 				if !isKey(s.Data) {
 					p.sendPLI(ssrc)
