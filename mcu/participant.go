@@ -58,6 +58,12 @@ type Participant struct {
 
 	statsMu   sync.Mutex
 	lastStats statsSample
+	rates     rates
+}
+
+type rates struct {
+	in, out int64
+	fps     float64
 }
 
 type statsSample struct {
@@ -438,8 +444,9 @@ type ParticipantInfo struct {
 	AudioDelayMS float64  `json:"audio_delay_ms"`
 }
 
-// Stats returns the participant's statistics; rates cover the time since
-// the previous call (or since joining).
+// Stats returns the participant's statistics. Rates cover at least the
+// last second: a window is closed only once it is a second old, so several
+// API clients polling at once do not shorten each other's windows.
 func (p *Participant) Stats() ParticipantInfo {
 	now := time.Now()
 	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
@@ -447,11 +454,6 @@ func (p *Participant) Stats() ParticipantInfo {
 	videoOut := p.room.stats.bytesOut
 	p.room.mu.Unlock()
 	out := p.bytesOut.Load() + videoOut
-	p.statsMu.Lock()
-	prev := p.lastStats
-	p.lastStats = statsSample{at: now, bytesIn: in, bytesOut: out, frames: frames}
-	p.statsMu.Unlock()
-	dt := now.Sub(prev.at).Seconds()
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
@@ -461,11 +463,21 @@ func (p *Participant) Stats() ParticipantInfo {
 		info.AVOffsetMS = &off
 	}
 	info.AudioDelayMS = float64(p.sync.delayedAudio().Milliseconds())
-	if dt > 0.05 {
-		info.BitrateIn = int64(float64(in-prev.bytesIn) * 8 / dt)
-		info.BitrateOut = int64(float64(out-prev.bytesOut) * 8 / dt)
-		info.DecodedFPS = float64(frames-prev.frames) / dt
+
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	if dt := now.Sub(p.lastStats.at).Seconds(); dt >= 1 || p.rates == (rates{}) && dt > 0.05 {
+		prev := p.lastStats
+		p.rates = rates{
+			in:  int64(float64(in-prev.bytesIn) * 8 / dt),
+			out: int64(float64(out-prev.bytesOut) * 8 / dt),
+			fps: float64(frames-prev.frames) / dt,
+		}
+		if dt >= 1 {
+			p.lastStats = statsSample{at: now, bytesIn: in, bytesOut: out, frames: frames}
+		}
 	}
+	info.BitrateIn, info.BitrateOut, info.DecodedFPS = p.rates.in, p.rates.out, p.rates.fps
 	return info
 }
 
