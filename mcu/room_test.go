@@ -111,19 +111,21 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
+	// Blue publishes H.264, the others VP8.
 	specs := []struct {
-		name string
-		col  color.RGBA
-		tone float64
+		name  string
+		col   color.RGBA
+		tone  float64
+		codec string
 	}{
-		{"red", color.RGBA{255, 0, 0, 255}, 500},
-		{"green", color.RGBA{0, 255, 0, 255}, 1100},
-		{"blue", color.RGBA{0, 0, 255, 255}, 1700},
+		{"red", color.RGBA{255, 0, 0, 255}, 500, "vp8"},
+		{"green", color.RGBA{0, 255, 0, 255}, 1100, "vp8"},
+		{"blue", color.RGBA{0, 0, 255, 255}, 1700, "h264"},
 	}
 	var clients []*peer.Client
 	for _, sp := range specs {
 		col := sp.col
-		c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "r1", Name: sp.name, Colour: &col, Tone: sp.tone, Decode: true})
+		c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "r1", Name: sp.name, Colour: &col, Tone: sp.tone, Decode: true, VideoCodec: sp.codec})
 		if err != nil {
 			t.Fatal(err)
 		}

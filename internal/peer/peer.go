@@ -42,6 +42,8 @@ type Options struct {
 	Tone float64
 	// Width, Height and FPS of the published video (default 320x240 at 15).
 	Width, Height, FPS int
+	// VideoCodec of the published Colour: "vp8" (default) or "h264".
+	VideoCodec string
 	// Decode the received video (tests) or only count frames (load).
 	Decode bool
 	// Clip, when set, is replayed as the published video and audio instead
@@ -211,7 +213,11 @@ func (c *Client) negotiate(ctx context.Context) error {
 		return err
 	}
 	c.pc = pc
-	vt, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", c.opts.Name)
+	mime := webrtc.MimeTypeVP8
+	if c.opts.VideoCodec == "h264" {
+		mime = webrtc.MimeTypeH264
+	}
+	vt, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime}, "video", c.opts.Name)
 	if err != nil {
 		return err
 	}
@@ -295,7 +301,11 @@ func (c *Client) StopVideo() { c.sendVideo.Store(false) }
 func (c *Client) publishVideo(t *webrtc.TrackLocalStaticSample) {
 	defer c.wg.Done()
 	o := c.opts
-	enc, err := transcode.NewVideoEncoder(transcode.VideoConfig{Codec: "vp8", Width: o.Width, Height: o.Height, FPS: o.FPS, Bitrate: 300_000, KeyframeInterval: o.FPS})
+	codec := "vp8"
+	if o.VideoCodec == "h264" {
+		codec = "h264"
+	}
+	enc, err := transcode.NewVideoEncoder(transcode.VideoConfig{Codec: codec, Width: o.Width, Height: o.Height, FPS: o.FPS, Bitrate: 300_000, KeyframeInterval: o.FPS})
 	if err != nil {
 		return
 	}
