@@ -48,7 +48,8 @@ type Participant struct {
 	closing     bool
 	joined      time.Time
 
-	hasVideo, hasAudio atomic.Bool
+	hasVideo, hasAudio     atomic.Bool
+	videoMuted, audioMuted atomic.Bool
 	bytesIn, bytesOut  atomic.Int64
 	framesDecoded      atomic.Int64
 	packetsLost        atomic.Int64
@@ -113,7 +114,8 @@ func (p *Participant) ID() string { return p.id }
 func (p *Participant) Name() string { return p.name }
 
 func (p *Participant) info() signaling.Participant {
-	return signaling.Participant{ID: p.id, Name: p.name, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load()}
+	return signaling.Participant{ID: p.id, Name: p.name,
+		Video: p.hasVideo.Load() && !p.videoMuted.Load(), Audio: p.hasAudio.Load() && !p.audioMuted.Load()}
 }
 
 func (p *Participant) isGone() bool { return p.gone.Load() }
@@ -175,6 +177,24 @@ func (p *Participant) SetSettings(quality string, fps int) error {
 	if _, err := p.room.SetSettings(quality, fps); err != nil {
 		return &signaling.Error{Code: signaling.CodeBadRequest, Message: err.Error()}
 	}
+	return nil
+}
+
+// SetMuted implements signaling.Session. A muted camera's tile shows the
+// placeholder at once; a muted microphone is left out of the mix. The
+// streams keep flowing (and decoding, so unmuting needs no keyframe).
+func (p *Participant) SetMuted(video, audio *bool) error {
+	if video != nil {
+		p.videoMuted.Store(*video)
+		if *video {
+			p.room.endTile(p.id)
+		}
+	}
+	if audio != nil {
+		p.audioMuted.Store(*audio)
+	}
+	info := p.info()
+	p.room.Broadcast(signaling.Message{Type: signaling.TypeParticipantUpdated, Participant: &info})
 	return nil
 }
 
@@ -277,7 +297,9 @@ func (p *Participant) releaseVideo(now time.Time) {
 	if f == nil {
 		return
 	}
-	_ = p.room.pushFrame(p.id, f, arrived)
+	if !p.videoMuted.Load() {
+		_ = p.room.pushFrame(p.id, f, arrived)
+	}
 	f.Free()
 }
 
@@ -321,7 +343,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	needKey := true
 	p.sendPLI(ssrc)
 	var lastSeq uint16
-	haveSeq, gapSeen := false, false
+	haveSeq := false
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -331,20 +353,18 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
 				p.packetsLost.Add(int64(gap - 1))
-				gapSeen = true
 			}
 		}
 		if !haveSeq || int16(pkt.SequenceNumber-lastSeq) > 0 {
 			lastSeq, haveSeq = pkt.SequenceNumber, true
 		}
 		for _, s := range fr.push(pkt) {
-			// The samplebuilder also counts padding-only packets (bandwidth
-			// probes) as dropped; only a real hole in the sequence means
-			// the decoder lost a reference.
-			if s.PrevDroppedPackets > 0 && gapSeen {
+			// Anything the samplebuilder dropped (lost, too late, or a
+			// picture whose start never came) may have been a reference:
+			// decode nothing until a keyframe rather than show smears.
+			if s.PrevDroppedPackets > 0 {
 				needKey = true
 			}
-			gapSeen = false
 			if needKey {
 				if !isKey(s.Data) {
 					p.sendPLI(ssrc)
@@ -356,6 +376,9 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			ts := s.PacketTimestamp
 			err := dec.DecodeVideo(s.Data, func(f *astiav.Frame) error {
 				p.framesDecoded.Add(1)
+				if p.videoMuted.Load() {
+					return nil
+				}
 				if p.sync.hold(f, ts, arrived, p.audioIn.Queued()) {
 					return nil
 				}
@@ -396,7 +419,13 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 				continue
 			}
 			n := 0
-			if err := dec.DecodeAudio(s.Data, func(x []float32) { p.audioIn.Append(x); n += len(x) }); err != nil {
+			muted := p.audioMuted.Load()
+			if err := dec.DecodeAudio(s.Data, func(x []float32) {
+				if !muted {
+					p.audioIn.Append(x)
+					n += len(x)
+				}
+			}); err != nil {
 				p.decodeErrors.Add(1)
 				continue
 			}
