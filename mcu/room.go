@@ -405,6 +405,16 @@ func (r *Room) compositorsLocked() []*mixer.Compositor {
 	return out
 }
 
+// endTile shows participant id's placeholder on every compositor.
+func (r *Room) endTile(id string) {
+	r.mu.Lock()
+	comps := r.compositorsLocked()
+	r.mu.Unlock()
+	for _, c := range comps {
+		c.End(id)
+	}
+}
+
 // pushFrame hands a participant's picture to every compositor of the room.
 func (r *Room) pushFrame(id string, f *astiav.Frame, at time.Time) error {
 	r.mu.Lock()

@@ -272,3 +272,61 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 		return nil
 	})
 }
+
+// TestMuteShowsPlaceholder: turning the camera off shows the placeholder at
+// once (not a black picture, not after the 3 s stall timeout), muting the
+// microphone takes the voice out of the mix, and both come back.
+func TestMuteShowsPlaceholder(t *testing.T) {
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	red, blue := color.RGBA{255, 0, 0, 255}, color.RGBA{0, 0, 255, 255}
+	a, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "mute", Name: "a", Colour: &red, Tone: 700, Decode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "mute", Name: "b", Colour: &blue, Tone: 1300, Decode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	both := []tileWant{{160, 180, 255, 0, 0, "a"}, {480, 180, 0, 0, 255, "b"}}
+	eventually(t, 10*time.Second, "both colours", func() error { return checkTiles(b, 640, 360, both...) })
+
+	off, on := true, false
+	if err := a.Send(signaling.Message{Type: signaling.TypeMute, Video: &off, Audio: &off}); err != nil {
+		t.Fatal(err)
+	}
+	muted := time.Now()
+	eventually(t, 2*time.Second, "placeholder right after the camera went off", func() error {
+		return checkTiles(b, 640, 360, tileWant{160, 180, placeholder[0], placeholder[1], placeholder[2], "a muted"}, both[1])
+	})
+	if d := time.Since(muted); d > 1500*time.Millisecond {
+		t.Errorf("placeholder took %v", d)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	heard := b.Audio()
+	if l := mediatest.ToneLevel(heard[len(heard)-24000:], 700, 48000); l > 0.01 {
+		t.Errorf("a's muted voice is still in b's mix (level %.4f)", l)
+	}
+	updated := false
+	for _, m := range b.Events() {
+		if m.Type == signaling.TypeParticipantUpdated && m.Participant != nil && m.Participant.Name == "a" && !m.Participant.Video && !m.Participant.Audio {
+			updated = true
+		}
+	}
+	if !updated {
+		t.Error("b was not told that a muted")
+	}
+
+	if err := a.Send(signaling.Message{Type: signaling.TypeMute, Video: &on, Audio: &on}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "a's colour back after unmute", func() error { return checkTiles(b, 640, 360, both...) })
+	time.Sleep(1500 * time.Millisecond)
+	heard = b.Audio()
+	if l := mediatest.ToneLevel(heard[len(heard)-24000:], 700, 48000); l < 0.05 {
+		t.Errorf("a's voice did not come back (level %.4f)", l)
+	}
+}

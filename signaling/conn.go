@@ -269,7 +269,7 @@ func (c *conn) handle(data []byte) {
 	case TypeJoin:
 		c.join(m)
 		return
-	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeLeave:
+	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeMute, TypeLeave:
 	default:
 		c.sendError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type))
 		return
@@ -308,6 +308,14 @@ func (c *conn) handle(data []byte) {
 		}
 	case TypeSettings:
 		c.settings(m)
+	case TypeMute:
+		if m.Video == nil && m.Audio == nil {
+			c.sendError(CodeBadMessage, "video or audio: required")
+			return
+		}
+		if err := c.session.SetMuted(m.Video, m.Audio); err != nil {
+			c.replyError("mute", err)
+		}
 	case TypeLeave:
 		c.leave()
 		c.stop(websocket.CloseNormalClosure, "left", true)

@@ -13,6 +13,7 @@ const (
 	TypeAnswer    = "answer"
 	TypeCandidate = "candidate"
 	TypeSettings  = "settings"
+	TypeMute      = "mute"
 	TypeLeave     = "leave"
 	TypePing      = "ping"
 )
@@ -23,6 +24,9 @@ const (
 	TypeJoined            = "joined"
 	TypeParticipantJoined = "participant_joined"
 	TypeParticipantLeft   = "participant_left"
+	// TypeParticipantUpdated says a participant turned their camera or
+	// microphone off or on.
+	TypeParticipantUpdated = "participant_updated"
 	TypeLayout            = "layout"
 	TypeRecording         = "recording"
 	TypeError             = "error"
@@ -42,6 +46,10 @@ type Message struct {
 	// settings (client request and server event)
 	Quality string `json:"quality,omitempty"`
 	FPS     int    `json:"fps,omitempty"`
+	// mute: the client turns its camera (Video) and/or microphone (Audio)
+	// off (true) or back on (false)
+	Video *bool `json:"video,omitempty"`
+	Audio *bool `json:"audio,omitempty"`
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

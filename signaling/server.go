@@ -47,6 +47,10 @@ type Session interface {
 	// setting unchanged (the server ensures at least one is set). The room
 	// layer announces the new settings with a "settings" event.
 	SetSettings(quality string, fps int) error
+	// SetMuted turns the participant's camera or microphone off (true) or
+	// on (false); nil leaves that one as it is. A muted camera shows the
+	// participant's placeholder at once instead of a black picture.
+	SetMuted(video, audio *bool) error
 	// Leave removes the participant from its room. The server calls it
 	// exactly once, on "leave" or when the connection closes.
 	Leave()

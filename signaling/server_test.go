@@ -65,6 +65,7 @@ type fakeSession struct {
 	answers    []string
 	candidates []webrtc.ICECandidateInit
 	settings   []string
+	mutes      []string
 
 	leaves atomic.Int32
 	left   chan struct{} // closed by the first Leave
@@ -102,6 +103,20 @@ func (s *fakeSession) SetSettings(quality string, fps int) error {
 	s.mu.Unlock()
 	s.out.Send(Message{Type: TypeSettings, Quality: quality, FPS: fps})
 	return nil
+}
+
+func (s *fakeSession) SetMuted(video, audio *bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mutes = append(s.mutes, fmt.Sprintf("video=%v audio=%v", deref(video), deref(audio)))
+	return nil
+}
+
+func deref(b *bool) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprint(*b)
 }
 
 func (s *fakeSession) Leave() {
@@ -387,6 +402,27 @@ func TestSettings(t *testing.T) {
 	s.mu.Unlock()
 	if got != "480p/0 360p/15" {
 		t.Errorf("SetSettings calls = %q", got)
+	}
+}
+
+func TestMute(t *testing.T) {
+	e := start(t, testOptions())
+	c := e.dial(t)
+	c.send(Message{Type: TypeMute, Video: new(bool)})
+	c.expectError(CodeNotJoined)
+	s, _ := c.join(e, "r", "a")
+	c.send(Message{Type: TypeMute})
+	c.expectError(CodeBadMessage)
+	on, off := false, true
+	c.send(Message{Type: TypeMute, Video: &off})
+	c.send(Message{Type: TypeMute, Audio: &off, Video: &on})
+	c.send(Message{Type: TypePing})
+	c.expect(TypePong)
+	s.mu.Lock()
+	got := strings.Join(s.mutes, "; ")
+	s.mu.Unlock()
+	if got != "video=true audio=-; video=false audio=true" {
+		t.Errorf("SetMuted calls = %q", got)
 	}
 }
 

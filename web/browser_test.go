@@ -98,8 +98,9 @@ func testControls(t *testing.T, red, green, blue *page) {
 	green.click("#local-rec-start")
 
 	blue.click("#mute-cam")
-	dark := append(append([]tile(nil), grid3[:2]...), tile{0.25, 0.75, 0, 0, 0, "blue tile with the camera off"})
-	red.waitFor(8*time.Second, "blue tile dark after mute", func() error { return red.checkMixed(640, 360, dark) })
+	// The page tells the server; blue's tile shows its placeholder at once.
+	dark := append(append([]tile(nil), grid3[:2]...), tile{0.25, 0.75, 44, 48, 58, "blue's placeholder with the camera off"})
+	red.waitFor(3*time.Second, "blue's placeholder after mute", func() error { return red.checkMixed(640, 360, dark) })
 	blue.click("#mute-cam")
 	red.waitFor(8*time.Second, "blue tile back after unmute", func() error { return red.checkMixed(640, 360, grid3) })
 

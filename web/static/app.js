@@ -215,6 +215,10 @@ async function onMessage(s, m) {
       people.delete(m.participant.id);
       renderPeople();
       break;
+    case 'participant_updated':
+      people.set(m.participant.id, m.participant);
+      renderPeople();
+      break;
     case 'settings':
       setSettings(m.quality, m.fps);
       say(`Room output is now ${m.quality} at ${m.fps} fps.`);
@@ -346,6 +350,9 @@ function toggleTrack(kind, btn, onText, offText) {
   track.enabled = !track.enabled;
   btn.setAttribute('aria-pressed', String(!track.enabled));
   btn.textContent = track.enabled ? onText : offText;
+  // Tell the server, so that the others see the placeholder with our name
+  // rather than a black picture.
+  send({ type: 'mute', [kind]: !track.enabled });
 }
 
 async function toggleShare() {
