@@ -50,12 +50,12 @@ type Participant struct {
 
 	hasVideo, hasAudio     atomic.Bool
 	videoMuted, audioMuted atomic.Bool
-	bytesIn, bytesOut  atomic.Int64
-	framesDecoded      atomic.Int64
-	packetsLost        atomic.Int64
-	plisSent           atomic.Int64
-	decodeErrors       atomic.Int64
-	lastPLI            atomic.Int64 // unix nanoseconds
+	bytesIn, bytesOut      atomic.Int64
+	framesDecoded          atomic.Int64
+	packetsLost            atomic.Int64
+	plisSent               atomic.Int64
+	decodeErrors           atomic.Int64
+	lastPLI                atomic.Int64 // unix nanoseconds
 
 	statsMu   sync.Mutex
 	lastStats statsSample

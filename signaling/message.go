@@ -27,10 +27,10 @@ const (
 	// TypeParticipantUpdated says a participant turned their camera or
 	// microphone off or on.
 	TypeParticipantUpdated = "participant_updated"
-	TypeLayout            = "layout"
-	TypeRecording         = "recording"
-	TypeError             = "error"
-	TypePong              = "pong"
+	TypeLayout             = "layout"
+	TypeRecording          = "recording"
+	TypeError              = "error"
+	TypePong               = "pong"
 )
 
 // Message is one JSON object on the websocket, in either direction.
