@@ -22,16 +22,18 @@ func averr(ret C.int) error {
 }
 
 // scaler scales pictures into a rectangle of a destination frame. It keeps
-// one cached libswscale context, rebuilt only when sizes or formats change.
+// one cached libswscale context, rebuilt only when sizes or formats change,
+// and the scratch frame the picture is scaled into before being copied.
 type scaler struct {
-	ctx *C.struct_SwsContext
+	ctx     *C.struct_SwsContext
+	scratch *C.AVFrame
 }
 
 // scaleFlags trades a little sharpness for speed: tiles are downscaled.
 const scaleFlags = C.SWS_FAST_BILINEAR
 
 func (s *scaler) scaleInto(src, dst *astiav.Frame, r image.Rectangle) error {
-	ret := C.mcu_scale_into(&s.ctx, avFrame(src), avFrame(dst), C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Dx()), C.int(r.Dy()), scaleFlags)
+	ret := C.mcu_scale_into(&s.ctx, &s.scratch, avFrame(src), avFrame(dst), C.int(r.Min.X), C.int(r.Min.Y), C.int(r.Dx()), C.int(r.Dy()), scaleFlags)
 	if ret < 0 {
 		return fmt.Errorf("transcode: scaling %dx%d into %v: %w", src.Width(), src.Height(), r, averr(ret))
 	}
@@ -39,9 +41,7 @@ func (s *scaler) scaleInto(src, dst *astiav.Frame, r image.Rectangle) error {
 }
 
 func (s *scaler) free() {
-	if s.ctx != nil {
-		C.mcu_sws_free(&s.ctx)
-	}
+	C.mcu_sws_free(&s.ctx, &s.scratch)
 }
 
 func makeWritable(f *astiav.Frame) error {

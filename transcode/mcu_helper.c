@@ -17,20 +17,48 @@ static void chroma_shift(const AVFrame *f, int *sx, int *sy) {
   }
 }
 
-int mcu_scale_into(struct SwsContext **ctx, const AVFrame *src, AVFrame *dst,
-                   int x, int y, int w, int h, int flags) {
-  int sx, sy;
-  uint8_t *planes[4] = {0};
+// mcu_scale_into scales src into the rectangle (x, y, w, h) of dst. The
+// SIMD paths of libswscale may write a few pixels past the end of a line,
+// which inside a canvas would smear into the neighbouring tile, so the
+// picture is scaled into a padded scratch frame of exactly w x h (kept in
+// *scratch between calls) and its rows are copied into place.
+int mcu_scale_into(struct SwsContext **ctx, AVFrame **scratch, const AVFrame *src,
+                   AVFrame *dst, int x, int y, int w, int h, int flags) {
+  int sx, sy, r, ret;
+  AVFrame *s;
   if (w <= 0 || h <= 0) return 0;
   *ctx = sws_getCachedContext(*ctx, src->width, src->height, src->format, w, h,
                               dst->format, flags, NULL, NULL, NULL);
   if (!*ctx) return AVERROR(EINVAL);
+  s = *scratch;
+  if (!s || s->width != w || s->height != h || s->format != dst->format) {
+    av_frame_free(scratch);
+    s = av_frame_alloc();
+    if (!s) return AVERROR(ENOMEM);
+    s->width = w;
+    s->height = h;
+    s->format = dst->format;
+    ret = av_frame_get_buffer(s, 0);
+    if (ret < 0) {
+      av_frame_free(&s);
+      return ret;
+    }
+    *scratch = s;
+  }
+  ret = sws_scale(*ctx, (const uint8_t *const *)src->data, src->linesize, 0,
+                  src->height, s->data, s->linesize);
+  if (ret < 0) return ret;
   chroma_shift(dst, &sx, &sy);
-  planes[0] = dst->data[0] + (ptrdiff_t)y * dst->linesize[0] + x;
-  planes[1] = dst->data[1] + (ptrdiff_t)(y >> sy) * dst->linesize[1] + (x >> sx);
-  planes[2] = dst->data[2] + (ptrdiff_t)(y >> sy) * dst->linesize[2] + (x >> sx);
-  return sws_scale(*ctx, (const uint8_t *const *)src->data, src->linesize, 0,
-                   src->height, planes, dst->linesize);
+  for (r = 0; r < h; r++)
+    memcpy(dst->data[0] + (ptrdiff_t)(y + r) * dst->linesize[0] + x,
+           s->data[0] + (ptrdiff_t)r * s->linesize[0], w);
+  for (r = 0; r < (h >> sy); r++) {
+    memcpy(dst->data[1] + (ptrdiff_t)((y >> sy) + r) * dst->linesize[1] + (x >> sx),
+           s->data[1] + (ptrdiff_t)r * s->linesize[1], w >> sx);
+    memcpy(dst->data[2] + (ptrdiff_t)((y >> sy) + r) * dst->linesize[2] + (x >> sx),
+           s->data[2] + (ptrdiff_t)r * s->linesize[2], w >> sx);
+  }
+  return ret;
 }
 
 void mcu_fill_rect(AVFrame *dst, int x, int y, int w, int h, uint8_t cy,
@@ -124,9 +152,10 @@ int mcu_resample_flush(SwrContext **ctx, float *out, int cap) {
 
 void mcu_swr_free(SwrContext **ctx) { swr_free(ctx); }
 
-void mcu_sws_free(struct SwsContext **ctx) {
+void mcu_sws_free(struct SwsContext **ctx, AVFrame **scratch) {
   sws_freeContext(*ctx);
   *ctx = NULL;
+  av_frame_free(scratch);
 }
 
 int64_t mcu_frame_best_effort_pts(const AVFrame *f) {
