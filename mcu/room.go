@@ -48,7 +48,6 @@ type Room struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
 
 	comp       *mixer.Compositor
 	videoTrack *webrtc.TrackLocalStaticSample
@@ -91,7 +90,7 @@ func newRoom(s *Server, name string) (*Room, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Room{
 		srv: s, name: name, log: s.log.With("room", name),
-		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		ctx: ctx, cancel: cancel,
 		comp: comp, videoTrack: track,
 		settingsCh: make(chan struct{}, 1),
 		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
@@ -110,9 +109,6 @@ func (r *Room) Settings() Settings {
 	return r.settings
 }
 
-// Done is closed when the room has closed and freed everything.
-func (r *Room) Done() <-chan struct{} { return r.done }
-
 func (r *Room) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -121,7 +117,6 @@ func (r *Room) isClosed() bool {
 
 // run drives the room until it closes.
 func (r *Room) run() {
-	defer close(r.done)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); r.videoLoop() }()

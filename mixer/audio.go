@@ -96,8 +96,6 @@ type Track struct {
 	playing bool
 	// delay is silence added by Delay, kept when the queue is trimmed.
 	delay int
-	// Underruns counts blocks that found the track short.
-	Underruns int
 }
 
 // Place puts samples at absolute sample position at.
@@ -188,7 +186,6 @@ func (t *Track) Take(dst []float32) bool {
 	n := copy(dst, t.buf)
 	clear(dst[n:])
 	if n < len(dst) {
-		t.Underruns++
 		t.playing = false
 	}
 	t.buf = t.buf[:copy(t.buf, t.buf[n:])]

@@ -77,16 +77,6 @@ func NewCompositor(w, h int) (*Compositor, error) {
 // ErrClosed is returned by a closed compositor.
 var ErrClosed = errors.New("mixer: compositor closed")
 
-// Size returns the canvas size (0x0 once closed).
-func (c *Compositor) Size() (w, h int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.canvas == nil {
-		return 0, 0
-	}
-	return c.canvas.Size()
-}
-
 // Resize switches to a new canvas size; everything is redrawn.
 func (c *Compositor) Resize(w, h int) error {
 	canvas, err := transcode.NewCanvas(w, h)

@@ -158,9 +158,6 @@ func NewAudioEncoder(codecName string, bitrate int, globalHeader bool) (*Encoder
 // Name is the codec name given at creation ("vp8", "h264", "opus", "aac").
 func (e *Encoder) Name() string { return e.name }
 
-// TimeBase is the time base of the packets' timestamps.
-func (e *Encoder) TimeBase() astiav.Rational { return e.cc.TimeBase() }
-
 // FrameSize is the number of samples per audio packet.
 func (e *Encoder) FrameSize() int {
 	if e.aframe != nil {
