@@ -55,7 +55,7 @@ func TestAVSyncHoldsPictureUntilItsAudio(t *testing.T) {
 	s := syncedAVSync()
 	defer s.close()
 	now := time.Now()
-	audioAt(s, 1.0)                            // audio queued up to capture 1.02 s
+	audioAt(s, 1.0)                           // audio queued up to capture 1.02 s
 	s.hold(testPicture(t), videoTS(1.0), now) // picture captured at 1.0 s
 	// 100 ms still queued: the mixer plays capture 0.92 s next.
 	if f, _, _ := s.due(now, output.SampleRate/10); f != nil {

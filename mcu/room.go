@@ -77,9 +77,9 @@ type Room struct {
 	keyframes    atomic.Int64
 	audioMixed   atomic.Int64 // 20 ms blocks mixed
 	audioSkipped atomic.Int64 // blocks given up on: the loop fell too far behind
-	statsMu   sync.Mutex
-	latency   []time.Duration // recent server-added latencies
-	latencyAt int
+	statsMu      sync.Mutex
+	latency      []time.Duration // recent server-added latencies
+	latencyAt    int
 }
 
 // memberSnapshot is the membership as the loops see it; never modified.
