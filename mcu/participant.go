@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -143,11 +144,22 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	if p.gone.Load() {
 		return "", ErrClosed
 	}
+	audio, video, err := offerShape(sdp)
+	if err != nil {
+		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
 	}
 	if !p.tracksAdded {
-		for _, t := range []webrtc.TrackLocal{p.room.videoTrack, p.audioOut} {
+		var tracks []webrtc.TrackLocal
+		if video {
+			tracks = append(tracks, p.room.videoTrack)
+		}
+		if audio {
+			tracks = append(tracks, p.audioOut)
+		}
+		for _, t := range tracks {
 			sender, err := p.pc.AddTrack(t)
 			if err != nil {
 				return "", fmt.Errorf("mcu: adding %s track: %w", t.Kind(), err)
@@ -170,6 +182,32 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	case <-time.After(3 * time.Second):
 	}
 	return p.pc.LocalDescription().SDP, nil
+}
+
+// offerShape checks that an offer has the shape the protocol allows: at
+// most one audio and one video section, and nothing else. Each decoder
+// costs CPU, so an offer with eight video sections is refused rather than
+// decoded eight times into one tile.
+func offerShape(offer string) (audio, video bool, err error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(offer); err != nil {
+		return false, false, err
+	}
+	var na, nv int
+	for _, m := range d.MediaDescriptions {
+		switch m.MediaName.Media {
+		case "audio":
+			na++
+		case "video":
+			nv++
+		default:
+			return false, false, fmt.Errorf("media section %q is not supported (only audio and video)", m.MediaName.Media)
+		}
+	}
+	if na > 1 || nv > 1 || na+nv == 0 {
+		return false, false, fmt.Errorf("want at most one audio and one video section, got %d audio and %d video", na, nv)
+	}
+	return na == 1, nv == 1, nil
 }
 
 // Answer implements signaling.Session for server-initiated renegotiation.

@@ -28,6 +28,14 @@ type Config struct {
 	RecordingsDir string
 	// Signaling tunes the websocket protocol.
 	Signaling signaling.Options
+	// Hosts are the host names served besides loopback names and IP
+	// addresses; Origins are the web origins allowed besides the server's
+	// own (for the websocket and state-changing API requests).
+	Hosts   []string
+	Origins []string
+	// ReadTimeout bounds reading a whole HTTP request, body included
+	// (default 30 s).
+	ReadTimeout time.Duration
 	// Log receives every component's logs (default: slog.Default()).
 	Log *slog.Logger
 }
@@ -39,10 +47,11 @@ type Server struct {
 	Signaling *signaling.Server
 	Handler   http.Handler
 
-	log  *slog.Logger
-	http *http.Server
-	ln   net.Listener
-	errc chan error
+	log         *slog.Logger
+	readTimeout time.Duration
+	http        *http.Server
+	ln          net.Listener
+	errc        chan error
 }
 
 // New builds the server's parts. It listens nowhere until Serve.
@@ -52,7 +61,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	transcode.SetLogger(cfg.Log)
 	cfg.Rooms.Log = cfg.Log
-	s := &Server{log: cfg.Log}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout}
 	var err error
 	if s.Rooms, err = mcu.NewRooms(cfg.Rooms); err != nil {
 		return nil, err
@@ -63,15 +75,23 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	checkOrigin := signaling.AllowOrigins(cfg.Origins)
+	cfg.Signaling.CheckOrigin = checkOrigin
 	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, cfg.Signaling)
-	s.Handler = web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log})
+	s.Handler = web.NewHandler(web.Options{
+		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
+		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
+	})
 	return s, nil
 }
 
 // Serve answers HTTP on ln in the background; Close stops it.
 func (s *Server) Serve(ln net.Listener) {
 	s.ln = ln
-	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	// ReadTimeout bounds the whole request, body included: a body trickled
+	// a byte at a time cannot hold a connection. Downloads may take long,
+	// so writes have no overall bound; websockets set their own deadlines.
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.readTimeout, IdleTimeout: 2 * time.Minute}
 	s.errc = make(chan error, 1)
 	go func() { s.errc <- s.http.Serve(ln) }()
 }

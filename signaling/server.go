@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,8 +86,8 @@ type Options struct {
 	// rate_limited error and the connection is closed.
 	MaxMessagesPerSecond int
 	MessageBurst         int
-	// CheckOrigin approves the upgrade request's Origin (default: no Origin,
-	// the server's own host, or localhost).
+	// CheckOrigin approves the upgrade request's Origin (default:
+	// AllowOrigins(nil), no Origin or the server's own origin).
 	CheckOrigin func(*http.Request) bool
 }
 
@@ -118,7 +117,7 @@ func (o Options) withDefaults() Options {
 		o.MessageBurst = 50
 	}
 	if o.CheckOrigin == nil {
-		o.CheckOrigin = sameHostOrLocalhost
+		o.CheckOrigin = AllowOrigins(nil)
 	}
 	return o
 }
@@ -205,25 +204,25 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// sameHostOrLocalhost accepts requests without an Origin (non-browser
-// clients), from a page on the server's own host, or from a page on
-// localhost (development).
-func sameHostOrLocalhost(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
+// AllowOrigins returns an Origin check that accepts requests without an
+// Origin (non-browser clients), from a page of the server's own origin (the
+// Origin's host equals the request's Host), and from the listed origins
+// ("https://app.example:8443", compared without regard to case). "*" in
+// the list accepts every origin.
+func AllowOrigins(origins []string) func(*http.Request) bool {
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" || allowed["*"] {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" {
+			return false
+		}
+		return strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
 	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -602,9 +602,11 @@ func TestCheckOrigin(t *testing.T) {
 		{"mcu.example:8080", "", true},
 		{"mcu.example:8080", "https://mcu.example:8080", true},
 		{"mcu.example:8080", "https://MCU.example:8080", true},
-		{"mcu.example:8080", "http://localhost:3000", true},
-		{"mcu.example:8080", "http://127.0.0.1:3000", true},
-		{"mcu.example:8080", "http://[::1]:3000", true},
+		{"mcu.example:8080", "http://localhost:3000", false},
+		{"mcu.example:8080", "http://127.0.0.1:3000", false},
+		{"mcu.example:8080", "https://app.example:8443", true},
+		{"mcu.example:8080", "HTTPS://APP.example:8443", true},
+		{"mcu.example:8080", "http://app.example:8443", false},
 		{"mcu.example:8080", "https://evil.example", false},
 		{"mcu.example:8080", "https://mcu.example:9090", false},
 		{"mcu.example:8080", "null", false},
@@ -614,7 +616,7 @@ func TestCheckOrigin(t *testing.T) {
 		if tt.origin != "" {
 			r.Header.Set("Origin", tt.origin)
 		}
-		if got := sameHostOrLocalhost(r); got != tt.ok {
+		if got := AllowOrigins([]string{"https://app.example:8443/"})(r); got != tt.ok {
 			t.Errorf("host %s origin %q: got %v, want %v", tt.host, tt.origin, got, tt.ok)
 		}
 	}

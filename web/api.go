@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/output"
 )
 
@@ -27,7 +28,14 @@ type Options struct {
 	Recorder *mcu.Recorder
 	// Signaling serves /ws.
 	Signaling http.Handler
-	Log       *slog.Logger
+	// Hosts are the host names this server answers to besides loopback
+	// names and IP addresses ("*": any); others are refused, which stops
+	// DNS rebinding.
+	Hosts []string
+	// CheckOrigin approves the Origin of state-changing API requests
+	// (default: signaling.AllowOrigins(nil), same origin only).
+	CheckOrigin func(*http.Request) bool
+	Log         *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -35,6 +43,10 @@ func NewHandler(o Options) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
 	g.Use(gin.Recovery())
+	if o.CheckOrigin == nil {
+		o.CheckOrigin = signaling.AllowOrigins(nil)
+	}
+	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
