@@ -59,11 +59,11 @@ type conn struct {
 // queueing behind it, so other people's actions can never fill a reader's
 // queue: only a client that does not read its own events overflows.
 type outbox struct {
-	mu     sync.Mutex
-	items  []Message
-	keys   map[string]int // coalescing key -> index in items
-	ready  chan struct{}  // signalled when items is not empty
-	limit  int
+	mu    sync.Mutex
+	items []Message
+	keys  map[string]int // coalescing key -> index in items
+	ready chan struct{}  // signalled when items is not empty
+	limit int
 }
 
 func newOutbox(limit int) outbox {

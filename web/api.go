@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/signaling"
 )
 
 //go:embed static
