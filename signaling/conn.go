@@ -51,6 +51,10 @@ type conn struct {
 	leaveOnce sync.Once
 	budget    float64   // messages the client may still send now
 	budgetAt  time.Time // when budget was last topped up
+	offered   bool
+	remote    string
+
+	offerTimer *time.Timer // stops a joined connection that never offers
 }
 
 // outbox is a connection's send queue. Messages that carry state (the
@@ -188,6 +192,7 @@ func (c *conn) leave() {
 	if c.session == nil {
 		return
 	}
+	c.offerTimer.Stop()
 	c.leaveOnce.Do(func() {
 		c.session.Leave()
 		c.logger().Info("participant left")
@@ -382,6 +387,10 @@ func (c *conn) handle(data []byte) {
 			c.replyError("offer", err)
 			return
 		}
+		if !c.offered {
+			c.offered = true
+			c.offerTimer.Stop()
+		}
 		c.Send(Message{Type: TypeAnswer, SDP: answer})
 	case TypeAnswer:
 		if m.SDP == "" {
@@ -438,6 +447,10 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeBadRequest, "name: contains control characters")
 		return
 	}
+	if !c.srv.allowJoin(c.remote, time.Now()) {
+		c.sendError(CodeRateLimited, fmt.Sprintf("more than %d joins per minute from this address", c.opts.JoinsPerMinute))
+		return
+	}
 	s, err := c.srv.backend.Join(m.Room, name, JoinOptions{ReceiveOnly: m.ReceiveOnly}, c)
 	if err != nil {
 		c.replyError("join", err)
@@ -448,6 +461,10 @@ func (c *conn) join(m Message) {
 		return
 	}
 	c.session = s
+	c.offerTimer = time.AfterFunc(c.opts.OfferTimeout, func() {
+		c.sendError(CodeTimeout, fmt.Sprintf("no offer within %v of joining", c.opts.OfferTimeout))
+		c.stop(websocket.ClosePolicyViolation, "no offer", true)
+	})
 	c.log.Store(c.logger().With("room", m.Room, "participant", s.ID()))
 	c.logger().Info("participant joined", "name", name)
 }

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -86,6 +87,13 @@ type Options struct {
 	// rate_limited error and the connection is closed.
 	MaxMessagesPerSecond int
 	MessageBurst         int
+	// JoinsPerMinute bounds the joins from one IP address (default 60);
+	// more get a rate_limited error.
+	JoinsPerMinute int
+	// OfferTimeout is how long a joined connection may take to send its
+	// first offer (default 15 s); then it gets a timeout error and is
+	// closed, so idle sockets cannot hold places in a room.
+	OfferTimeout time.Duration
 	// CheckOrigin approves the upgrade request's Origin (default:
 	// AllowOrigins(nil), no Origin or the server's own origin).
 	CheckOrigin func(*http.Request) bool
@@ -116,6 +124,12 @@ func (o Options) withDefaults() Options {
 	if o.MessageBurst <= 0 {
 		o.MessageBurst = 50
 	}
+	if o.JoinsPerMinute <= 0 {
+		o.JoinsPerMinute = 60
+	}
+	if o.OfferTimeout <= 0 {
+		o.OfferTimeout = 15 * time.Second
+	}
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = AllowOrigins(nil)
 	}
@@ -132,7 +146,8 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
-	wg     sync.WaitGroup // one per running ServeHTTP
+	joins  map[string][]time.Time // recent joins per remote IP
+	wg     sync.WaitGroup         // one per running ServeHTTP
 }
 
 // NewServer returns a Server that admits participants through b. A nil log
@@ -148,6 +163,7 @@ func NewServer(b Backend, log *slog.Logger, opts Options) *Server {
 		opts:     opts,
 		upgrader: websocket.Upgrader{CheckOrigin: opts.CheckOrigin},
 		conns:    make(map[*conn]struct{}),
+		joins:    make(map[string][]time.Time),
 	}
 }
 
@@ -171,6 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(s, ws, s.log.With("remote", r.RemoteAddr))
+	c.remote = r.RemoteAddr
 
 	s.mu.Lock()
 	if s.closed {
@@ -185,6 +202,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// allowJoin counts a join from the request's address and reports whether it
+// is within JoinsPerMinute.
+func (s *Server) allowJoin(remote string, now time.Time) bool {
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.joins) > 10000 { // forget idle addresses
+		for k, ts := range s.joins {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Minute {
+				delete(s.joins, k)
+			}
+		}
+	}
+	recent := s.joins[ip]
+	i := 0
+	for i < len(recent) && now.Sub(recent[i]) > time.Minute {
+		i++
+	}
+	recent = recent[i:]
+	if len(recent) >= s.opts.JoinsPerMinute {
+		s.joins[ip] = recent
+		return false
+	}
+	s.joins[ip] = append(recent, now)
+	return true
 }
 
 // Close closes every connection and waits until their goroutines have

@@ -712,3 +712,48 @@ func TestMessageRateLimit(t *testing.T) {
 	calm.send(Message{Type: TypePing})
 	calm.expect(TypePong)
 }
+
+// TestJoinWithoutOfferDropped: a joined connection that never offers is
+// told why and closed, and leaves its room.
+func TestJoinWithoutOfferDropped(t *testing.T) {
+	opts := testOptions()
+	opts.OfferTimeout = 300 * time.Millisecond
+	e := start(t, opts)
+	idle := e.dial(t)
+	sIdle, _ := idle.join(e, "r", "idle")
+	busy := e.dial(t)
+	sBusy, _ := busy.join(e, "r", "busy")
+	busy.send(Message{Type: TypeOffer, SDP: "v=0 ok"})
+	busy.expect(TypeAnswer)
+	m := idle.expect(TypeError)
+	if m.Code != CodeTimeout || !strings.Contains(m.Message, "no offer within 300ms") {
+		t.Errorf("idle connection got %+v", m)
+	}
+	sIdle.waitLeft(t)
+	time.Sleep(400 * time.Millisecond)
+	if sBusy.leaves.Load() != 0 {
+		t.Error("a connection that offered was dropped too")
+	}
+}
+
+// TestJoinsPerAddressLimited: joins beyond the per-minute budget of an
+// address are refused without reaching the room layer.
+func TestJoinsPerAddressLimited(t *testing.T) {
+	opts := testOptions()
+	opts.JoinsPerMinute = 3
+	e := start(t, opts)
+	for i := range 3 {
+		c := e.dial(t)
+		c.join(e, "r", fmt.Sprintf("p%d", i))
+	}
+	c := e.dial(t)
+	c.send(Message{Type: TypeJoin, Room: "r", Name: "one too many"})
+	if m := c.expect(TypeError); m.Code != CodeRateLimited || !strings.Contains(m.Message, "3 joins per minute") {
+		t.Errorf("fourth join answered %+v", m)
+	}
+	select {
+	case s := <-e.backend.sessions:
+		t.Errorf("fourth join reached the backend as %s", s.name)
+	default:
+	}
+}
