@@ -322,10 +322,11 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		rc.mu.Unlock()
 		// The group's goroutine calls back into the recorder, so it is
 		// never waited for with rc.mu held.
+		rec.StartedAt = time.Now() // the file starts now, once the encoders are ready
 		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
 		if err == nil {
 			if !rec.AudioOnly {
-				r.RequestKeyframe() // for a group that writes the live packets
+				r.requestKeyframeNow() // for a group that writes the live packets
 			}
 			break
 		}

@@ -56,7 +56,10 @@ type Room struct {
 	videoTrack *webrtc.TrackLocalStaticSample
 	settingsCh chan struct{}
 	keyWanted  atomic.Bool
+	keyNow     atomic.Bool // a keyframe is wanted at once, throttle or not
 	receivers  atomic.Int32 // participants whose connection is up
+	// The loops stop their clocks while the room is idle and wait here.
+	videoWake, audioWake chan struct{}
 
 	members atomic.Pointer[memberSnapshot]
 	sinks   atomic.Pointer[sinkSnapshot]
@@ -107,8 +110,9 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		videoTrack: track,
 		settingsCh: make(chan struct{}, 1),
-		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
-		created:    time.Now(),
+		videoWake:  make(chan struct{}, 1), audioWake: make(chan struct{}, 1),
+		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
+		created:  time.Now(),
 	}
 	r.members.Store(&memberSnapshot{})
 	r.sinks.Store(&sinkSnapshot{})
@@ -345,6 +349,11 @@ func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
 // video loop serves them once the throttle allows.
 func (r *Room) RequestKeyframe() { r.keyWanted.Store(true) }
 
+// requestKeyframeNow asks for a keyframe on the next tick whatever the
+// throttle: a recording that writes the live packets starts with it. Only
+// operators start recordings, so these cannot be flooded.
+func (r *Room) requestKeyframeNow() { r.keyNow.Store(true) }
+
 // AddSink attaches s to the room's media: from the next tick it gets the
 // tiles, then the pictures and the mix.
 func (r *Room) AddSink(s Sink) error {
@@ -403,6 +412,38 @@ func (r *Room) UnsubscribeLive(s PacketSubscriber) {
 func (r *Room) publishSinksLocked() {
 	prev := r.sinks.Load()
 	r.sinks.Store(&sinkSnapshot{version: prev.version + 1, sinks: r.sinkList, subs: r.subs})
+	r.wake()
+}
+
+// idle reports whether the room has nothing to do: no connection is up (so
+// no media comes in and nobody receives) and no sink is attached. A room of
+// sockets that joined and never connected costs no clock ticks.
+func (r *Room) idle() bool {
+	ss := r.sinks.Load()
+	return r.receivers.Load() == 0 && len(ss.sinks) == 0 && len(ss.subs) == 0
+}
+
+// wake restarts the loops' clocks after the room was idle.
+func (r *Room) wake() {
+	for _, ch := range []chan struct{}{r.videoWake, r.audioWake} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sleep waits, while the room is idle, for it to wake or close; it reports
+// whether the room is still open.
+func (r *Room) sleep(wake <-chan struct{}) bool {
+	for r.idle() {
+		select {
+		case <-r.ctx.Done():
+			return false
+		case <-wake:
+		}
+	}
+	return true
 }
 
 // Hold keeps the room open while it is being recorded, for up to
@@ -478,6 +519,13 @@ func (r *Room) videoLoop() {
 		case now := <-ticker.C:
 			r.tick(now, live, st)
 			r.checkEmpty(now)
+			if r.idle() {
+				ticker.Stop()
+				if !r.sleep(r.videoWake) {
+					return
+				}
+				ticker.Reset(time.Second / time.Duration(live.settings.FPS))
+			}
 		}
 	}
 }
@@ -535,7 +583,7 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		return
 	}
 	key := false
-	if r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
+	if r.keyNow.Swap(false) || r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
 		r.keyWanted.Store(false)
 		st.lastKey, key = now, true
 		r.keyframes.Add(1)
@@ -599,6 +647,15 @@ func (r *Room) audioLoop() {
 			}
 			for ; done < due; done++ {
 				m.mixBlock(start.Add(time.Duration(done) * audioBlock))
+			}
+			if r.idle() {
+				ticker.Stop()
+				if !r.sleep(r.audioWake) {
+					return
+				}
+				// The clock starts again from now: nothing was missed.
+				start, done = time.Now(), 0
+				ticker.Reset(audioBlock)
 			}
 		}
 	}
