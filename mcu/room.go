@@ -56,7 +56,7 @@ type Room struct {
 	videoTrack *webrtc.TrackLocalStaticSample
 	settingsCh chan struct{}
 	keyWanted  atomic.Bool
-	keyNow     atomic.Bool // a keyframe is wanted at once, throttle or not
+	keyNow     atomic.Bool  // a keyframe is wanted at once, throttle or not
 	receivers  atomic.Int32 // participants whose connection is up
 	// The loops stop their clocks while the room is idle and wait here.
 	videoWake, audioWake chan struct{}
