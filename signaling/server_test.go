@@ -27,7 +27,7 @@ func newFakeBackend() *fakeBackend {
 	return &fakeBackend{sessions: make(chan *fakeSession, 16)}
 }
 
-func (b *fakeBackend) Join(room, name string, out Sender) (Session, error) {
+func (b *fakeBackend) Join(room, name string, _ JoinOptions, out Sender) (Session, error) {
 	if room == "full" {
 		return nil, fmt.Errorf("fake: joining %s: %w", room, &Error{Code: CodeRoomFull, Message: "room is full"})
 	}
