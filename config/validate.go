@@ -9,14 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
-// Qualities and FPSValues are the output settings a room accepts.
-var (
-	Qualities = []string{"360p", "480p", "720p"}
-	FPSValues = []int{15, 30}
-	TLSModes  = []string{"auto", "off"}
-)
+// TLSModes are the values of tls.
+var TLSModes = []string{"auto", "off"}
 
 // Default media ports used when http listens beyond loopback.
 const (
@@ -46,11 +44,11 @@ func (c *Config) Validate() error {
 	if c.TLS == "off" && (c.TLSCert != "" || c.ACMEDomain != "") {
 		bad("tls", c.TLS, "tls: off contradicts tls_cert or acme_domain; use auto")
 	}
-	if !slices.Contains(Qualities, c.Quality) {
-		bad("quality", c.Quality, "allowed values are 360p, 480p, 720p")
+	if !slices.Contains(output.Qualities, output.Quality(c.Quality)) {
+		bad("quality", c.Quality, "allowed values are "+output.AllowedQualities())
 	}
-	if !slices.Contains(FPSValues, c.FPS) {
-		bad("fps", c.FPS, "allowed values are 15, 30")
+	if _, err := output.ParseFPS(c.FPS); err != nil {
+		bad("fps", c.FPS, "allowed values are "+output.AllowedFPS())
 	}
 	if c.EncoderThreads < 1 || c.EncoderThreads > 16 {
 		bad("encoder_threads", c.EncoderThreads, "allowed values are 1 to 16")
