@@ -1,6 +1,7 @@
 // Package metrics exports the server's Prometheus metrics (all named mcu_*)
 // from its own registry. Room code holds a *Room handle per room and a
-// *Recording per recording; every method is safe on a nil receiver, so code
+// *Recording per recording; RTP bytes, NACKs and PLIs are counted by a pion
+// interceptor (Interceptor). Every method is safe on a nil receiver, so code
 // and tests without metrics pass nil. Updates are atomic adds on cached
 // series: cheap enough for media loops.
 package metrics
@@ -83,7 +84,7 @@ func New() *Metrics {
 	m.compositeSeconds = histogram("mcu_composite_seconds", "Time to composite one output frame (scaling and drawing tiles).", prometheus.ExponentialBuckets(0.0005, 2, 12))
 	m.latencySeconds = histogram("mcu_added_latency_seconds", "Time a picture spends in the server, from its last RTP packet in to its encoded frame out.", prometheus.ExponentialBuckets(0.005, 1.6, 12))
 	m.decodeErrors = counter("mcu_decode_errors_total", "Incoming frames that failed to decode.")
-	m.keyframes = counter("mcu_keyframes_total", "Keyframes encoded by room outputs.")
+	m.keyframes = counter("mcu_keyframes_total", "Keyframes forced in room outputs (receivers' PLIs, new receivers and recordings).")
 	m.packetsLost = counter("mcu_packets_lost_total", "Incoming RTP packets lost (sequence gaps).")
 	m.plis = counterVec("mcu_plis_total", "Picture loss indications: in from receivers of the output, out to publishers.", "direction")
 	m.nacks = counterVec("mcu_nacks_total", "NACKed packets: in from receivers of the output, out to publishers.", "direction")
@@ -207,15 +208,10 @@ func (r *Room) FramesDropped(n int) {
 	}
 }
 
-// Encoded records the time one frame took to encode, and whether it was a
-// keyframe.
-func (r *Room) Encoded(d time.Duration, keyframe bool) {
-	if r == nil {
-		return
-	}
-	r.m.encodeSeconds.Observe(d.Seconds())
-	if keyframe {
-		r.m.keyframes.Inc()
+// Encoded records the time one output frame took to encode.
+func (r *Room) Encoded(d time.Duration) {
+	if r != nil {
+		r.m.encodeSeconds.Observe(d.Seconds())
 	}
 }
 
@@ -233,24 +229,17 @@ func (r *Room) AddedLatency(d time.Duration) {
 	}
 }
 
-// DecodeError counts an incoming frame that failed to decode.
-func (r *Room) DecodeError() {
-	if r != nil {
-		r.m.decodeErrors.Inc()
-	}
-}
-
-// PLI counts a picture loss indication in the given direction (In or Out).
-func (r *Room) PLI(direction string) {
-	if r != nil {
-		r.m.plis.WithLabelValues(direction).Inc()
-	}
-}
-
-// NACKs counts n NACKed packets in the given direction.
-func (r *Room) NACKs(direction string, n int) {
+// Keyframes counts n keyframes forced in the room's output.
+func (r *Room) Keyframes(n int) {
 	if r != nil && n > 0 {
-		r.m.nacks.WithLabelValues(direction).Add(float64(n))
+		r.m.keyframes.Add(float64(n))
+	}
+}
+
+// DecodeErrors counts n incoming frames that failed to decode.
+func (r *Room) DecodeErrors(n int) {
+	if r != nil && n > 0 {
+		r.m.decodeErrors.Add(float64(n))
 	}
 }
 
@@ -258,13 +247,6 @@ func (r *Room) NACKs(direction string, n int) {
 func (r *Room) PacketsLost(n int) {
 	if r != nil && n > 0 {
 		r.m.packetsLost.Add(float64(n))
-	}
-}
-
-// Bytes counts n RTP payload bytes in the given direction.
-func (r *Room) Bytes(direction string, n int) {
-	if r != nil && n > 0 {
-		r.m.bytes.WithLabelValues(direction).Add(float64(n))
 	}
 }
 

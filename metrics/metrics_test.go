@@ -8,6 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -78,18 +82,14 @@ func TestRoomLifecycle(t *testing.T) {
 	a.ParticipantLeft()
 	a.SetOutputFPS(29.5)
 	a.FramesDropped(3)
-	a.Encoded(4*time.Millisecond, true)
-	a.Encoded(3*time.Millisecond, false)
+	a.Encoded(4 * time.Millisecond)
+	a.Encoded(3 * time.Millisecond)
+	a.Keyframes(1)
 	a.Composited(2 * time.Millisecond)
 	a.AddedLatency(40 * time.Millisecond)
-	a.DecodeError()
-	a.PLI(In)
-	a.PLI(Out)
-	a.PLI(Out)
-	a.NACKs(In, 5)
+	a.DecodeErrors(1)
 	a.PacketsLost(7)
-	a.Bytes(In, 1000)
-	b.Bytes(Out, 500)
+	countTraffic(t, m)
 	rec := m.StartRecording()
 	rec.Written(4096)
 	failed := m.StartRecording()
@@ -124,7 +124,7 @@ func TestRoomLifecycle(t *testing.T) {
 		{"mcu_nacks_total", []string{"direction", "out"}, 0},
 		{"mcu_packets_lost_total", nil, 7},
 		{"mcu_bytes_total", []string{"direction", "in"}, 1000},
-		{"mcu_bytes_total", []string{"direction", "out"}, 500},
+		{"mcu_bytes_total", []string{"direction", "out"}, 12 + 500},
 		{"mcu_recordings_active", nil, 1},
 		{"mcu_recordings_started_total", nil, 2},
 		{"mcu_recordings_failed_total", nil, 1},
@@ -190,14 +190,15 @@ func TestNilSafe(t *testing.T) {
 	r.ParticipantLeft()
 	r.SetOutputFPS(1)
 	r.FramesDropped(1)
-	r.Encoded(time.Millisecond, true)
+	r.Encoded(time.Millisecond)
 	r.Composited(time.Millisecond)
 	r.AddedLatency(time.Millisecond)
-	r.DecodeError()
-	r.PLI(In)
-	r.NACKs(Out, 1)
+	r.Keyframes(1)
+	r.DecodeErrors(1)
 	r.PacketsLost(1)
-	r.Bytes(In, 1)
+	if m.Interceptor() != nil {
+		t.Error("nil metrics has an interceptor")
+	}
 	r.Close()
 	rec := m.StartRecording()
 	rec.Written(1)
@@ -250,5 +251,46 @@ func TestDashboardNames(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("only %d metric references in the dashboard", n)
+	}
+}
+
+// countTraffic passes packets through the interceptor as a PeerConnection
+// would: 1000 RTP bytes in, a 12-byte header and 500 bytes of payload out,
+// a NACK of 5 packets and a PLI in, two PLIs out.
+func countTraffic(t *testing.T, m *Metrics) {
+	t.Helper()
+	i, err := m.Interceptor().NewInterceptor("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := i.BindRemoteStream(&interceptor.StreamInfo{}, interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		return 1000, a, nil
+	}))
+	if _, _, err := in.Read(make([]byte, 1500), nil); err != nil {
+		t.Fatal(err)
+	}
+	out := i.BindLocalStream(&interceptor.StreamInfo{}, interceptor.RTPWriterFunc(func(h *rtp.Header, p []byte, a interceptor.Attributes) (int, error) {
+		return h.MarshalSize() + len(p), nil
+	}))
+	if _, err := out.Write(&rtp.Header{Version: 2}, make([]byte, 500), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Packet 100 and 101..104 (bitmask 0b1111): five packets.
+	raw, err := rtcp.Marshal([]rtcp.Packet{
+		&rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 100, LostPackets: 0b1111}}},
+		&rtcp.PictureLossIndication{MediaSSRC: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := i.BindRTCPReader(interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		return copy(b, raw), a, nil
+	}))
+	if _, _, err := rr.Read(make([]byte, 1500), nil); err != nil {
+		t.Fatal(err)
+	}
+	rw := i.BindRTCPWriter(interceptor.RTCPWriterFunc(func(p []rtcp.Packet, a interceptor.Attributes) (int, error) { return 0, nil }))
+	if _, err := rw.Write([]rtcp.Packet{&rtcp.PictureLossIndication{}, &rtcp.FullIntraRequest{}}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
