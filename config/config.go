@@ -16,9 +16,10 @@ import (
 // the environment variable, the flag and the one sentence of documentation
 // of each setting; docs/config.md is generated from them.
 type Config struct {
-	HTTP    string `yaml:"http" env:"MCU_HTTP" flag:"http" usage:"HTTP(S) listen address, host:port. Listening beyond loopback turns on TLS (tls: auto), authentication and the single-port media mux."`
-	Verbose bool   `yaml:"verbose" env:"MCU_VERBOSE" flag:"v" usage:"Debug logging."`
-	DataDir string `yaml:"data_dir" env:"MCU_DATA_DIR" flag:"data-dir" usage:"Directory of state kept across restarts: the self-signed certificate and, unless acme_cache_dir is set, the ACME cache."`
+	HTTP      string `yaml:"http" env:"MCU_HTTP" flag:"http" usage:"HTTP(S) listen address, host:port. Listening beyond loopback turns on TLS (tls: auto), authentication and the single-port media mux."`
+	Verbose   bool   `yaml:"verbose" env:"MCU_VERBOSE" flag:"v" usage:"Debug logging."`
+	PublicURL string `yaml:"public_url" env:"MCU_PUBLIC_URL" flag:"public-url" usage:"Base URL clients reach this server at (e.g. https://mcu.example.org), used in links such as webhook download URLs; empty: derived from http."`
+	DataDir   string `yaml:"data_dir" env:"MCU_DATA_DIR" flag:"data-dir" usage:"Directory of state kept across restarts: the self-signed certificate and, unless acme_cache_dir is set, the ACME cache."`
 
 	TLS          string `yaml:"tls" env:"MCU_TLS" flag:"tls" usage:"auto: HTTPS with tls_cert/tls_key, else acme_domain, else a self-signed certificate when http listens beyond loopback (plain HTTP on loopback); off: plain HTTP."`
 	TLSCert      string `yaml:"tls_cert" env:"MCU_TLS_CERT" flag:"tls-cert" usage:"PEM certificate (chain) file; reloaded when it changes. Needs tls_key."`

@@ -62,7 +62,7 @@ func TestExampleParses(t *testing.T) {
 	if c.Metrics.Addr != "127.0.0.1:9090" || c.DrainGrace != 30*time.Second {
 		t.Errorf("metrics/drain: %+v %v", c.Metrics, c.DrainGrace)
 	}
-	if !strings.HasSuffix(c.Origin("fps"), "mcu.example.yaml:22") {
+	if !strings.HasSuffix(c.Origin("fps"), "mcu.example.yaml:23") {
 		t.Errorf("origin of fps: %q", c.Origin("fps"))
 	}
 }
@@ -126,9 +126,9 @@ func TestErrors(t *testing.T) {
 		{name: "file unknown ice server key", file: "ice_servers:\n  - url: stun:x\n", kind: ErrBadValue,
 			want: []string{`mcu.yaml:2: ice_servers: unknown key "url"`, "allowed keys: urls, username, credential"}},
 		{name: "file bad quality", file: "quality: 4k\n", kind: ErrBadValue,
-			want: []string{`quality "4k" (from `, `mcu.yaml:1): allowed values are 360p, 480p, 720p`}},
+			want: []string{`quality (from `, `mcu.yaml:1): unknown quality "4k" (allowed: 360p, 480p, 720p)`}},
 		{name: "file bad fps", file: "fps: 25\n", kind: ErrBadValue,
-			want: []string{`fps 25 (from `, `mcu.yaml:1): allowed values are 15, 30`}},
+			want: []string{`fps (from `, `mcu.yaml:1): unsupported fps 25 (allowed: 15, 30)`}},
 		{name: "file malformed fps", file: "fps: fast\n", kind: ErrBadValue,
 			want: []string{`mcu.yaml:1: fps: "fast": want an integer`}},
 		{name: "file malformed duration", file: "drain_grace: 30\n", kind: ErrBadValue,
@@ -137,9 +137,9 @@ func TestErrors(t *testing.T) {
 			want: []string{`mcu.yaml:1: limits: want a mapping of max_rooms, max_participants, max_recordings, messages_per_second`}},
 		{name: "file not yaml", file: "fps: [\n", want: []string{"mcu.yaml: yaml:"}},
 		{name: "env bad quality", env: []string{"MCU_QUALITY=1080p"}, kind: ErrBadValue,
-			want: []string{`quality "1080p" (from env MCU_QUALITY): allowed values are 360p, 480p, 720p`}},
+			want: []string{`quality (from env MCU_QUALITY): unknown quality "1080p" (allowed: 360p, 480p, 720p)`}},
 		{name: "env bad fps", env: []string{"MCU_FPS=60"}, kind: ErrBadValue,
-			want: []string{`fps 60 (from env MCU_FPS): allowed values are 15, 30`}},
+			want: []string{`fps (from env MCU_FPS): unsupported fps 60 (allowed: 15, 30)`}},
 		{name: "env malformed int", env: []string{"MCU_FPS=thirty"}, kind: ErrBadValue,
 			want: []string{`env MCU_FPS="thirty" (key fps): want an integer`}},
 		{name: "env malformed bool", env: []string{"MCU_LOOPBACK=maybe"}, kind: ErrBadValue,
@@ -150,7 +150,7 @@ func TestErrors(t *testing.T) {
 			want: []string{`env MCU_KEYS="********" (key keys): malformed keys: an entry is not key: secret`}},
 		{name: "flag unknown", args: []string{"-frames", "30"}, want: []string{"flag provided but not defined: -frames"}},
 		{name: "flag bad value", args: []string{"-quality", "4k"}, kind: ErrBadValue,
-			want: []string{`quality "4k" (from flag -quality): allowed values are 360p, 480p, 720p`}},
+			want: []string{`quality (from flag -quality): unknown quality "4k" (allowed: 360p, 480p, 720p)`}},
 		{name: "flag malformed", args: []string{"-fps", "x"}, want: []string{`invalid value "x" for flag -fps: want an integer`}},
 		{name: "flag stray argument", args: []string{"serve2"}, want: []string{`unexpected argument "serve2"`}},
 		{name: "udp range", args: []string{"-udp-ports", "9-1"}, kind: ErrBadValue,
@@ -164,7 +164,7 @@ func TestErrors(t *testing.T) {
 		{name: "turn without credential", file: "ice_servers:\n  - urls: turn:t:3478\n", kind: ErrBadValue,
 			want: []string{`ice_servers "turn:t:3478"`, "a TURN server needs username and credential"}},
 		{name: "two problems at once", args: []string{"-fps", "20", "-quality", "1p"}, kind: ErrBadValue,
-			want: []string{"fps 20", `quality "1p"`}},
+			want: []string{"unsupported fps 20", `unknown quality "1p"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

@@ -32,6 +32,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		bad("http", c.HTTP, "want host:port, e.g. 127.0.0.1:8080 or :443")
 	}
+	if c.PublicURL != "" {
+		if p, err := url.Parse(c.PublicURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad("public_url", c.PublicURL, "want an http:// or https:// URL, e.g. https://mcu.example.org")
+		}
+	}
 	if !slices.Contains(TLSModes, c.TLS) {
 		bad("tls", c.TLS, "allowed values are auto, off")
 	}
@@ -44,11 +49,15 @@ func (c *Config) Validate() error {
 	if c.TLS == "off" && (c.TLSCert != "" || c.ACMEDomain != "") {
 		bad("tls", c.TLS, "tls: off contradicts tls_cert or acme_domain; use auto")
 	}
-	if !slices.Contains(output.Qualities, output.Quality(c.Quality)) {
-		bad("quality", c.Quality, "allowed values are "+output.AllowedQualities())
+	// package output words these errors, the same everywhere.
+	if q, err := output.ParseQuality(c.Quality); err != nil || string(q) != c.Quality {
+		if err == nil {
+			err = fmt.Errorf("%w %q (allowed: %s)", output.ErrBadQuality, c.Quality, output.AllowedQualities())
+		}
+		errs = append(errs, badValue("quality (from %s): %v", c.Origin("quality"), err))
 	}
 	if _, err := output.ParseFPS(c.FPS); err != nil {
-		bad("fps", c.FPS, "allowed values are "+output.AllowedFPS())
+		errs = append(errs, badValue("fps (from %s): %v", c.Origin("fps"), err))
 	}
 	if c.EncoderThreads < 1 || c.EncoderThreads > 16 {
 		bad("encoder_threads", c.EncoderThreads, "allowed values are 1 to 16")

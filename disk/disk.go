@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,9 +40,15 @@ func Writable(dir string) error {
 }
 
 // IsFull reports whether err means the disk is full: ErrFull or ENOSPC
-// (EDQUOT too: a quota is a full disk for this process).
+// (EDQUOT too: a quota is a full disk for this process). FFmpeg reports
+// errno values as its own error type carrying libc's message, hence the
+// text check.
 func IsFull(err error) bool {
-	return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	if err == nil {
+		return false
+	}
+	return errors.Is(err, ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		strings.Contains(strings.ToLower(err.Error()), syscall.ENOSPC.Error())
 }
 
 // Guard checks the free space under Dir against MinFree.

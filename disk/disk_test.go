@@ -66,7 +66,11 @@ func TestGuard(t *testing.T) {
 	if (&Guard{Dir: "/nonexistent/x", MinFree: 1}).Check() == nil {
 		t.Error("statfs of a missing dir passed")
 	}
-	if !IsFull(fmt.Errorf("write: %w", &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC})) || IsFull(errors.New("other")) {
+	if !IsFull(fmt.Errorf("write: %w", &fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC})) || IsFull(errors.New("other")) || IsFull(nil) {
+		t.Error("IsFull")
+	}
+	// What FFmpeg's av_strerror says for AVERROR(ENOSPC), wrapped.
+	if !IsFull(fmt.Errorf("transcode: writing x.webm: %w", errors.New("No space left on device"))) {
 		t.Error("IsFull")
 	}
 }

@@ -30,6 +30,8 @@ type Config struct {
 	Signaling signaling.Options
 	// Log receives every component's logs (default: slog.Default()).
 	Log *slog.Logger
+	// Ops adds metrics, webhooks, health, the disk guard and limits.
+	Ops Ops
 }
 
 // Server is a running MCU.
@@ -40,6 +42,7 @@ type Server struct {
 	Handler   http.Handler
 
 	log  *slog.Logger
+	ops  *ops
 	http *http.Server
 	ln   net.Listener
 	errc chan error
@@ -52,7 +55,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	transcode.SetLogger(cfg.Log)
 	cfg.Rooms.Log = cfg.Log
-	s := &Server{log: cfg.Log}
+	s := &Server{log: cfg.Log, ops: newOps(cfg.Ops, cfg.RecordingsDir, cfg.Log)}
+	s.ops.configure(&cfg.Rooms)
 	var err error
 	if s.Rooms, err = mcu.NewRooms(cfg.Rooms); err != nil {
 		return nil, err
@@ -63,8 +67,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, cfg.Signaling)
-	s.Handler = web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log})
+	s.Signaling = signaling.NewServer(s.ops.backend(s.Rooms), cfg.Log, cfg.Signaling)
+	s.Handler = s.ops.handler(web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log}))
+	s.ops.attach(s)
 	return s, nil
 }
 
@@ -74,6 +79,9 @@ func (s *Server) Serve(ln net.Listener) {
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
 	s.errc = make(chan error, 1)
 	go func() { s.errc <- s.http.Serve(ln) }()
+	if err := s.ops.serveMetrics(); err != nil {
+		s.log.Error("metrics", "err", err)
+	}
 }
 
 // Listen listens on addr ("127.0.0.1:0" for a free port) and serves.
@@ -114,6 +122,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.Rooms.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: rooms: %w", err))
+	}
+	if err := s.ops.close(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

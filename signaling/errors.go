@@ -10,6 +10,8 @@ const (
 	CodeRoomFull      = "room_full"      // the room admits nobody more
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
 	CodeInternal      = "internal"       // any other failure
+	CodeShuttingDown  = "shutting_down"  // the server drains before exit; join again to reach another node
+	CodeServerFull    = "server_full"    // the server runs its maximum of rooms
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,
