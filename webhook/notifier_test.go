@@ -3,75 +3,28 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 var keys = map[string]string{"APIwebhook": "a-webhook-secret-of-32-characters!"}
 
-// receive verifies a webhook the way LiveKit's webhook.Receive does: the
-// Authorization header is a JWT whose issuer names the API key; it must
-// verify with that key's secret (HS256, valid now), and its sha256 claim
-// must equal the base64 (standard encoding) SHA-256 of the body.
 func receive(r *http.Request) (*Event, error) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/webhook+json" {
-		return nil, fmt.Errorf("content type %q", ct)
-	}
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return nil, errors.New("no Authorization header")
-	}
-	var claims Claims
-	_, err = jwt.ParseWithClaims(auth, &claims, func(tok *jwt.Token) (any, error) {
-		iss, err := tok.Claims.GetIssuer()
-		if err != nil {
-			return nil, err
-		}
-		secret, ok := keys[iss]
-		if !ok {
-			return nil, fmt.Errorf("unknown API key %q", iss)
-		}
-		return []byte(secret), nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired())
-	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
-	}
-	sum := sha256.Sum256(body)
-	if claims.SHA256 != base64.StdEncoding.EncodeToString(sum[:]) {
-		return nil, errors.New("checksum mismatch")
-	}
-	var e Event
-	if err := json.Unmarshal(body, &e); err != nil {
-		return nil, err
-	}
-	// LiveKit's receivers parse the body as a WebhookEvent; these are the
-	// fields they need.
-	var raw map[string]any
-	_ = json.Unmarshal(body, &raw)
-	for _, k := range []string{"event", "id", "created_at"} {
-		if _, ok := raw[k]; !ok {
-			return nil, fmt.Errorf("body lacks %q", k)
-		}
-	}
-	return &e, nil
+	e, _, err := Receive(r, func(key string) string { return keys[key] })
+	return e, err
 }
 
 // receiver is a test webhook endpoint that verifies every request and
@@ -91,6 +44,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-rc.block
 	}
 	e, err := receive(r)
+	if ct := r.Header.Get("Content-Type"); err == nil && ct != ContentType {
+		err = fmt.Errorf("content type %q", ct)
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.attempts++
@@ -305,4 +261,38 @@ func req(body []byte, token string) *http.Request {
 	r.Header.Set("Content-Type", ContentType)
 	r.Header.Set("Authorization", token)
 	return r
+}
+
+// TestTokenLayout decodes a signature by hand: HS256 JWT, iss = API key,
+// sha256 = base64 (standard, padded) SHA-256 of the body, nbf and exp five
+// minutes apart; the HMAC is checked with crypto/hmac, not the JWT library.
+func TestTokenLayout(t *testing.T) {
+	body := []byte(`{"event":"room_started","id":"EV_1","created_at":1700000000}`)
+	now := time.Unix(1700000000, 0)
+	tok, err := Sign(body, "APIwebhook", keys["APIwebhook"], now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q", tok)
+	}
+	var header map[string]any
+	var claims map[string]any
+	for i, v := range []*map[string]any{&header, &claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil || json.Unmarshal(raw, v) != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+	}
+	sum := sha256.Sum256(body)
+	if header["alg"] != "HS256" || claims["iss"] != "APIwebhook" || claims["sha256"] != base64.StdEncoding.EncodeToString(sum[:]) ||
+		claims["nbf"] != float64(1700000000) || claims["exp"] != float64(1700000300) {
+		t.Errorf("header %v claims %v", header, claims)
+	}
+	mac := hmac.New(sha256.New, []byte(keys["APIwebhook"]))
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if base64.RawURLEncoding.EncodeToString(mac.Sum(nil)) != parts[2] {
+		t.Error("signature is not HMAC-SHA256 of header.payload with the secret")
+	}
 }
