@@ -80,7 +80,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Warn("drain", "err", err)
 	}
 	cancel()
-	cctx, cancel := context.WithTimeout(context.Background(), reserve+time.Second)
+	cctx, cancel := context.WithTimeout(context.Background(), reserve)
 	defer cancel()
 	log.Info("shutting down")
 	if err := srv.Close(cctx); err != nil {
