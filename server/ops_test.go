@@ -524,3 +524,61 @@ func fill(t *testing.T, dir string, n int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestLimits: beyond limits.max_rooms a join in a new room is refused with
+// server_full; beyond limits.max_recordings a recording gets 503.
+func TestLimits(t *testing.T) {
+	srv := start(t, server.Config{RecordingsDir: t.TempDir(), Ops: server.Ops{MaxRooms: 1, MaxRecordings: 1}})
+	dial(t, srv, "only", "frank", color.RGBA{10, 200, 10, 255})
+	dial(t, srv, "only", "grace", color.RGBA{10, 10, 200, 255}) // same room: fine
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p, err := peer.Dial(ctx, peer.Options{URL: srv.WebsocketURL(), Room: "second", Name: "heidi"})
+	if err == nil {
+		p.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "server_full") || !strings.Contains(err.Error(), "maximum of 1 rooms") {
+		t.Errorf("join in a second room: %v", err)
+	}
+	if code, body := api(t, http.MethodPost, srv.URL()+"/api/rooms/only/recordings", nil); code != http.StatusCreated {
+		t.Fatalf("first recording: %d %s", code, body)
+	}
+	if code, body := api(t, http.MethodPost, srv.URL()+"/api/rooms/only/recordings", map[string]any{"format": "mp4"}); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "limits.max_recordings") {
+		t.Errorf("second recording: %d %s", code, body)
+	}
+}
+
+// TestRetention: a finished recording older than retention_days is deleted
+// (file and metadata) when the server starts; a recent one stays.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	for _, r := range []struct {
+		id  string
+		age time.Duration
+	}{{"old0000000000001", 40 * 24 * time.Hour}, {"new0000000000001", 2 * 24 * time.Hour}} {
+		ended := time.Now().Add(-r.age)
+		rec := mcu.Recording{ID: r.id, Room: "r", Name: r.id, Format: "webm", State: mcu.StateFinished, StartedAt: ended.Add(-time.Minute), EndedAt: &ended, File: r.id + ".webm"}
+		b, _ := json.Marshal(rec)
+		for name, data := range map[string][]byte{r.id + ".json": b, r.id + ".webm": []byte("x")} {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	srv := start(t, server.Config{RecordingsDir: dir, Ops: server.Ops{RetentionDays: 30}})
+	eventually(t, 5*time.Second, "old recording deleted", func() error {
+		if _, err := os.Stat(filepath.Join(dir, "old0000000000001.webm")); !os.IsNotExist(err) {
+			return fmt.Errorf("old file: %v", err)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(dir, "old0000000000001.json")); !os.IsNotExist(err) {
+		t.Errorf("old metadata: %v", err)
+	}
+	if _, err := srv.Recorder.Get("new0000000000001"); err != nil {
+		t.Errorf("recent recording: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new0000000000001.webm")); err != nil {
+		t.Errorf("recent file: %v", err)
+	}
+}
