@@ -61,6 +61,8 @@ type Participant struct {
 	packetsLost            atomic.Int64
 	plisSent               atomic.Int64
 	decodeErrors           atomic.Int64
+	strayPackets           atomic.Int64 // dropped far outside the stream's window
+	lastStrayLog           atomic.Int64 // unix nanoseconds
 	lastPLI                atomic.Int64 // unix nanoseconds
 
 	statsMu   sync.Mutex
@@ -331,6 +333,17 @@ func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
 	}
 }
 
+// strayPacket counts a packet the guard dropped, logging at most one line
+// every 10 s with the count so far.
+func (p *Participant) strayPacket() {
+	n := p.strayPackets.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lastStrayLog.Load()
+	if now-last >= int64(10*time.Second) && p.lastStrayLog.CompareAndSwap(last, now) {
+		p.log.Warn("dropping RTP packets far outside the stream's sequence or timestamp window", "total", n)
+	}
+}
+
 // readVideo depacketizes, decodes and hands pictures to the compositor.
 // After loss or a decoding error it drops pictures until the next keyframe
 // (the tile keeps its last good picture) and asks for one.
@@ -354,7 +367,11 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasVideo.Store(true)
 	defer p.hasVideo.Store(false)
-	fr := newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	newVideoFramer := func() *framer {
+		return newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	}
+	fr := newVideoFramer()
+	guard := &rtpGuard{rate: 90000}
 	ssrc := t.SSRC()
 	needKey := true
 	p.sendPLI(ssrc)
@@ -366,6 +383,14 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr, needKey, haveSeq = newVideoFramer(), true, false
+		}
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
 				p.packetsLost.Add(int64(gap - 1))
@@ -421,13 +446,25 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	newAudioFramer := func() *framer {
+		return newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	}
+	fr := newAudioFramer()
+	guard := &rtpGuard{rate: output.SampleRate}
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr = newAudioFramer()
+		}
 		for _, s := range fr.push(pkt) {
 			if len(s.Data) == 0 {
 				continue
@@ -480,6 +517,9 @@ type ParticipantInfo struct {
 	PacketsLost   int64     `json:"packets_lost"`
 	PLIsSent      int64     `json:"plis_sent"`
 	DecodeErrors  int64     `json:"decode_errors"`
+	// StrayPackets counts RTP packets dropped for being far outside their
+	// stream's sequence and timestamp window (garbage or a broken sender).
+	StrayPackets int64 `json:"stray_packets"`
 	// AVOffsetMS is the smoothed capture-time offset between the pictures
 	// shown and the audio played with them (negative: pictures late), once
 	// lip sync runs (both streams' sender reports known).
@@ -497,7 +537,7 @@ func (p *Participant) Stats() ParticipantInfo {
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
-		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(),
+		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(), StrayPackets: p.strayPackets.Load(),
 	}
 	if off, ok := p.sync.offsetMS(); ok {
 		info.AVOffsetMS = &off

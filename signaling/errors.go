@@ -9,6 +9,7 @@ const (
 	CodeBadRequest    = "bad_request"    // a field has an invalid value
 	CodeRoomFull      = "room_full"      // the room admits nobody more
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
+	CodeRateLimited   = "rate_limited"   // more messages than Options.MaxMessagesPerSecond
 	CodeInternal      = "internal"       // any other failure
 	CodeShuttingDown  = "shutting_down"  // the server drains before exit; join again to reach another node
 	CodeServerFull    = "server_full"    // the server runs its maximum of rooms

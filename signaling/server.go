@@ -78,8 +78,15 @@ type Options struct {
 	// WriteWait bounds each write to the client (default 10s).
 	WriteWait time.Duration
 	// SendQueue is the number of messages queued per connection before it
-	// is closed as a slow consumer (default 64).
+	// is closed as a slow consumer (default 64). State messages (layout,
+	// settings, a participant's mute state, a recording) replace their
+	// queued older version instead of taking a place.
 	SendQueue int
+	// MaxMessagesPerSecond a client may send on average (default 20), in
+	// bursts of up to MessageBurst (default 50); past that it gets a
+	// rate_limited error and the connection is closed.
+	MaxMessagesPerSecond int
+	MessageBurst         int
 	// CheckOrigin approves the upgrade request's Origin (default: no Origin,
 	// the server's own host, or localhost).
 	CheckOrigin func(*http.Request) bool
@@ -103,6 +110,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SendQueue <= 0 {
 		o.SendQueue = 64
+	}
+	if o.MaxMessagesPerSecond <= 0 {
+		o.MaxMessagesPerSecond = 20
+	}
+	if o.MessageBurst <= 0 {
+		o.MessageBurst = 50
 	}
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = sameHostOrLocalhost

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -626,4 +627,86 @@ func TestCheckOrigin(t *testing.T) {
 	if resp != nil {
 		resp.Body.Close()
 	}
+}
+
+// TestStateEventsCoalesce: a reader that is slower than the events others
+// cause keeps its connection, because state messages replace their queued
+// older version; the last state is what it finally reads.
+func TestStateEventsCoalesce(t *testing.T) {
+	opts := testOptions()
+	opts.SendQueue = 4
+	e := start(t, opts)
+	c := e.dial(t)
+	s, _ := c.join(e, "r", "a")
+	for i := range 5000 {
+		s.out.Send(Message{Type: TypeParticipantUpdated, Participant: &Participant{ID: "p9", Name: "flooder", Video: i%2 == 0}})
+		s.out.Send(Message{Type: TypeSettings, Quality: []string{"360p", "720p"}[i%2], FPS: 30})
+		s.out.Send(Message{Type: TypeLayout, Layout: []Tile{{ParticipantID: "p9", W: i + 1}}})
+		s.out.Send(Message{Type: TypeRecording, Recording: json.RawMessage(fmt.Sprintf(`{"id":"r1","n":%d}`, i))})
+	}
+	s.out.Send(Message{Type: TypePong}) // an event after the flood
+	select {
+	case <-s.left:
+		t.Fatal("reader closed as a slow consumer by state events")
+	default:
+	}
+	var last Message
+	seen := map[string]Message{}
+	for last.Type != TypePong {
+		m, err := c.recv()
+		if err != nil {
+			t.Fatalf("reading: %v", err)
+		}
+		seen[m.Type], last = m, m
+	}
+	if m := seen[TypeParticipantUpdated]; m.Participant == nil || m.Participant.Video {
+		t.Errorf("last participant state %+v, want video off (the 5000th update)", m.Participant)
+	}
+	if m := seen[TypeLayout]; len(m.Layout) != 1 || m.Layout[0].W != 5000 {
+		t.Errorf("last layout %+v, want the 5000th", m.Layout)
+	}
+	if m := seen[TypeRecording]; !strings.Contains(string(m.Recording), `"n":4999`) {
+		t.Errorf("last recording %s, want the 5000th", m.Recording)
+	}
+}
+
+// TestMessageRateLimit: a client that sends faster than allowed gets a
+// rate_limited error and is disconnected; one within the limit is not.
+func TestMessageRateLimit(t *testing.T) {
+	opts := testOptions()
+	opts.MaxMessagesPerSecond, opts.MessageBurst = 10, 20
+	e := start(t, opts)
+	calm := e.dial(t)
+	calm.join(e, "r", "calm")
+	for range 10 {
+		calm.send(Message{Type: TypePing})
+		calm.expect(TypePong)
+		time.Sleep(110 * time.Millisecond)
+	}
+	flood := e.dial(t)
+	s, _ := flood.join(e, "r", "flood")
+	for range 100 {
+		if err := flood.ws.WriteJSON(Message{Type: TypeMute, Video: new(true)}); err != nil {
+			break
+		}
+	}
+	s.waitLeft(t)
+	gotError := false
+	for {
+		m, err := flood.recv()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+				t.Errorf("flooder's connection ended with %v, want close %d", err, websocket.ClosePolicyViolation)
+			}
+			break
+		}
+		if m.Type == TypeError && m.Code == CodeRateLimited && strings.Contains(m.Message, "10 messages per second") {
+			gotError = true
+		}
+	}
+	if !gotError {
+		t.Error("flooder got no rate_limited error")
+	}
+	calm.send(Message{Type: TypePing})
+	calm.expect(TypePong)
 }
