@@ -67,7 +67,7 @@ type Limits struct {
 	MaxRooms          int `yaml:"max_rooms" env:"MCU_MAX_ROOMS" flag:"max-rooms" usage:"Rooms per server; 0: no limit."`
 	MaxParticipants   int `yaml:"max_participants" env:"MCU_MAX_PARTICIPANTS" flag:"max-participants" usage:"Participants per room."`
 	MaxRecordings     int `yaml:"max_recordings" env:"MCU_MAX_RECORDINGS" flag:"max-recordings" usage:"Recordings running at once on this server; 0: no limit."`
-	MessagesPerSecond int `yaml:"messages_per_second" env:"MCU_MESSAGES_PER_SECOND" flag:"messages-per-second" usage:"Websocket messages one client may send per second before it is closed."`
+	MessagesPerSecond int `yaml:"messages_per_second" env:"MCU_MESSAGES_PER_SECOND" flag:"messages-per-second" usage:"Websocket messages one client may send per second on average (bursts of 50) before it gets an error and is closed."`
 }
 
 // Recordings configures where recordings go and how the disk is guarded.
@@ -101,7 +101,7 @@ func Default() *Config {
 		Loopback:       true,
 		Limits: Limits{
 			MaxParticipants:   16,
-			MessagesPerSecond: 50,
+			MessagesPerSecond: 20,
 		},
 		Recordings: Recordings{
 			Dir:     "recordings",

@@ -7,6 +7,7 @@ import (
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/webhook"
 )
 
@@ -22,6 +23,7 @@ func FromConfig(c *config.Config, log *slog.Logger) Config {
 			EncoderThreads: c.EncoderThreads,
 		},
 		RecordingsDir: c.Recordings.Dir,
+		Signaling:     signaling.Options{MaxMessagesPerSecond: c.Limits.MessagesPerSecond},
 		Log:           log,
 		Ops: Ops{
 			MetricsAddr:   c.Metrics.Addr,
