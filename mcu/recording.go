@@ -90,6 +90,8 @@ type Recorder struct {
 	threads int
 	log     *slog.Logger
 
+	hooks RecorderHooks // set once by SetHooks before use
+
 	mu     sync.Mutex
 	recs   map[string]*Recording
 	groups map[groupKey]*recGroup
@@ -279,6 +281,9 @@ func newID() string {
 
 // Start begins recording the open room called room.
 func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
+	if err := rc.admit(); err != nil {
+		return Recording{}, err
+	}
 	r, err := rc.rooms.Room(room)
 	if err != nil {
 		return Recording{}, err
@@ -400,6 +405,9 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 
 // announce tells the room's participants about a recording's state.
 func (rc *Recorder) announce(rec Recording) {
+	if rc.hooks.Changed != nil {
+		rc.hooks.Changed(rec)
+	}
 	r, err := rc.rooms.Room(rec.Room)
 	if err != nil {
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
@@ -75,6 +76,7 @@ type Room struct {
 	holds        int
 	emptySince   time.Time
 
+	metrics      *metrics.Room
 	framesOut    atomic.Int64
 	bytesOut     atomic.Int64
 	keyframes    atomic.Int64
@@ -113,6 +115,7 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 		videoWake:  make(chan struct{}, 1), audioWake: make(chan struct{}, 1),
 		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
 		created:  time.Now(),
+		metrics:  s.cfg.Metrics.OpenRoom(name),
 	}
 	r.members.Store(&memberSnapshot{})
 	r.sinks.Store(&sinkSnapshot{})
@@ -153,6 +156,7 @@ func (r *Room) run() {
 		p.Leave()
 	}
 	wg.Wait()
+	r.metrics.Close()
 	r.log.Info("room closed")
 }
 
@@ -197,6 +201,10 @@ func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sende
 	r.mu.Unlock()
 
 	r.log.Info("participant joined", "participant", id, "name", name, "receive_only", opts.ReceiveOnly)
+	r.metrics.ParticipantJoined()
+	if o := r.rooms.cfg.Observer; o != nil {
+		o.ParticipantJoined(r, p)
+	}
 	out.Send(signaling.Message{Type: signaling.TypeJoined, Room: r.name, ParticipantID: id, Participants: list,
 		Quality: string(settings.Quality), FPS: settings.FPS})
 	info := p.info()
@@ -248,6 +256,10 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.mu.Unlock()
 	r.log.Info("participant left", "participant", p.id)
+	r.metrics.ParticipantLeft()
+	if o := r.rooms.cfg.Observer; o != nil {
+		o.ParticipantLeft(r, p)
+	}
 	info := p.info()
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantLeft, Participant: &info}, nil)
 	if empty && !held {
@@ -498,6 +510,7 @@ func (r *Room) videoLoop() {
 		return
 	}
 	defer live.close()
+	live.metrics = r.metrics
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	st := &videoState{attached: map[Sink]bool{}, cameraOff: map[string]bool{}}
@@ -587,6 +600,7 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		r.keyWanted.Store(false)
 		st.lastKey, key = now, true
 		r.keyframes.Add(1)
+		r.metrics.Keyframes(1)
 	}
 	sent, err := live.encode(now, key, ss.subs)
 	if err != nil {
@@ -599,6 +613,7 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		r.statsMu.Lock()
 		for _, t := range fresh {
 			r.recordLatencyLocked(done.Sub(t))
+			r.metrics.AddedLatency(done.Sub(t))
 		}
 		r.statsMu.Unlock()
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 )
@@ -36,6 +37,10 @@ type Config struct {
 	// EncoderThreads per room video encoder (0 = 1).
 	EncoderThreads int
 	Log            *slog.Logger
+	// Metrics receives the rooms' metrics; nil for none.
+	Metrics *metrics.Metrics
+	// Observer hears participants join and leave; nil for none.
+	Observer Observer
 }
 
 // Rooms is the registry of open rooms: it creates a room on its first join
@@ -96,6 +101,9 @@ func NewRooms(cfg Config) (*Rooms, error) {
 		return nil, fmt.Errorf("mcu: registering opus: %w", err)
 	}
 	ir := &interceptor.Registry{}
+	if f := cfg.Metrics.Interceptor(); f != nil {
+		ir.Add(f) // first, next to the transport: it sees what the others send
+	}
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("mcu: interceptors: %w", err)
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	ReadTimeout time.Duration
 	// Log receives every component's logs (default: slog.Default()).
 	Log *slog.Logger
+	// Ops adds metrics, webhooks, health, the disk guard and limits.
+	Ops Ops
 }
 
 // Server is a running MCU.
@@ -48,6 +50,7 @@ type Server struct {
 	Handler   http.Handler
 
 	log         *slog.Logger
+	ops         *ops
 	readTimeout time.Duration
 	http        *http.Server
 	ln          net.Listener
@@ -64,7 +67,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 30 * time.Second
 	}
-	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout}
+	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout, ops: newOps(cfg.Ops, cfg.RecordingsDir, cfg.Log)}
+	s.ops.configure(&cfg.Rooms)
 	var err error
 	if s.Rooms, err = mcu.NewRooms(cfg.Rooms); err != nil {
 		return nil, err
@@ -77,11 +81,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	checkOrigin := signaling.AllowOrigins(cfg.Origins)
 	cfg.Signaling.CheckOrigin = checkOrigin
-	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, cfg.Signaling)
-	s.Handler = web.NewHandler(web.Options{
+	s.Signaling = signaling.NewServer(s.ops.backend(s.Rooms), cfg.Log, cfg.Signaling)
+	s.Handler = s.ops.handler(web.NewHandler(web.Options{
 		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
 		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
-	})
+	}))
+	s.ops.attach(s)
 	return s, nil
 }
 
@@ -94,6 +99,9 @@ func (s *Server) Serve(ln net.Listener) {
 	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.readTimeout, IdleTimeout: 2 * time.Minute}
 	s.errc = make(chan error, 1)
 	go func() { s.errc <- s.http.Serve(ln) }()
+	if err := s.ops.serveMetrics(); err != nil {
+		s.log.Error("metrics", "err", err)
+	}
 }
 
 // Listen listens on addr ("127.0.0.1:0" for a free port) and serves.
@@ -134,6 +142,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.Rooms.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: rooms: %w", err))
+	}
+	if err := s.ops.close(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ const (
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
 	CodeRateLimited   = "rate_limited"   // more messages than Options.MaxMessagesPerSecond
 	CodeInternal      = "internal"       // any other failure
+	CodeShuttingDown  = "shutting_down"  // the server drains before exit; join again to reach another node
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mcu-dev/mcu/disk"
+	"github.com/mcu-dev/mcu/health"
 	"github.com/mcu-dev/mcu/mcu"
 )
 
@@ -31,6 +33,10 @@ func (a *api) recordingError(c *gin.Context, err error) {
 		apiError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, mcu.ErrClosed):
 		apiError(c, http.StatusServiceUnavailable, "server is shutting down")
+	case errors.Is(err, health.ErrDraining), errors.Is(err, mcu.ErrTooManyRecordings):
+		apiError(c, http.StatusServiceUnavailable, err.Error())
+	case disk.IsFull(err):
+		apiError(c, http.StatusInsufficientStorage, err.Error())
 	default:
 		a.log.Error("recording API", "err", err)
 		apiError(c, http.StatusInternalServerError, err.Error())
