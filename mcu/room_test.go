@@ -146,7 +146,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	tiles := []tileWant{
 		{160, 90, 255, 0, 0, "red tile"},
 		{480, 90, 0, 255, 0, "green tile"},
-		{160, 270, 0, 0, 255, "blue tile"},
+		{320, 270, 0, 0, 255, "blue tile (last row, centred)"},
 	}
 	for _, c := range clients {
 		eventually(t, 10*time.Second, "composite with every colour", func() error { return checkTiles(c, 640, 360, tiles...) })
@@ -210,7 +210,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	tiles480 := []tileWant{
 		{213, 120, 255, 0, 0, "red tile"},
 		{640, 120, 0, 255, 0, "green tile"},
-		{213, 360, 0, 0, 255, "blue tile"},
+		{426, 360, 0, 0, 255, "blue tile (last row, centred)"},
 	}
 	for _, c := range clients {
 		eventually(t, 5*time.Second, "480p composite", func() error { return checkTiles(c, 854, 480, tiles480...) })
@@ -223,7 +223,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 		return checkTiles(clients[0], 854, 480,
 			tileWant{213, 120, 255, 0, 0, "red tile"},
 			tileWant{640, 120, placeholder[0], placeholder[1], placeholder[2], "green placeholder"},
-			tileWant{213, 360, 0, 0, 255, "blue tile"})
+			tileWant{426, 360, 0, 0, 255, "blue tile"})
 	})
 	before := clients[0].FramesReceived.Load()
 	time.Sleep(time.Second)

@@ -18,7 +18,14 @@ var (
 	Background = transcode.RGB(12, 12, 14)
 	// PlaceholderColour fills a tile whose input shows no picture.
 	PlaceholderColour = transcode.RGB(44, 48, 58)
-	labelLuma         = transcode.RGB(230, 230, 230).Y
+	// LabelBox is the box behind a name, dark so that the light text reads
+	// on any picture.
+	LabelBox = transcode.RGB(16, 16, 20)
+	// MutedMark is the square before the name of a muted microphone.
+	MutedMark = transcode.RGB(220, 40, 40)
+	// Highlight is the border around the active speaker's tile.
+	Highlight = transcode.RGB(255, 196, 0)
+	labelLuma = transcode.RGB(240, 240, 240).Y
 )
 
 // DefaultStaleAfter is how long a tile keeps the last picture of an input
@@ -29,15 +36,32 @@ const DefaultStaleAfter = 3 * time.Second
 type Tile struct {
 	ID   string
 	Name string
+	// Muted marks the name of a participant whose microphone is off.
+	Muted bool
+	// Speaking marks the room's active speaker: a highlight border, and
+	// the candidate for the main tile of the speaker layouts.
+	Speaking bool
+	// Screen marks a screen share: the main tile of the presenter layout.
+	Screen bool
 }
 
-// Compositor draws the latest picture of each input into a grid on a canvas
-// of its own size. It is driven by its owner's clock through Render and never
+// Placed is a tile where the last Render put it; an empty Rect is a tile
+// the layout does not show.
+type Placed struct {
+	Tile
+	Rect image.Rectangle
+	Main bool
+}
+
+// Compositor draws the latest picture of each input into a layout (a grid
+// by default) on a canvas of its own size, with each input's name in the
+// lower left of its tile. It is driven by its owner's clock through Render and never
 // waits for an input: an input without a fresh picture keeps its last one
 // for StaleAfter, then shows a placeholder with its name.
 //
-// Push, End, SetTiles, Resize and Layout may be called from any goroutine:
-// they only post to an inbox under a short lock. Render, DrawnPushTimes and
+// Push, End, SetTiles, SetLayout, Resize and Layout may be called from any goroutine:
+// they only post to an inbox under a short lock. Render, DrawnPushTimes,
+// Placement and
 // Close belong to the one goroutine that owns the compositor; Render takes
 // the inbox and then scales without holding any lock, so a producer never
 // waits for a render.
@@ -54,6 +78,12 @@ type Compositor struct {
 	byID   map[string]*tileState
 	dirty  bool // whole canvas must be redrawn
 	slots  int
+	dir    director
+	layout Layout // in effect, as chosen by dir
+	main   int    // index of the main tile in tiles, or -1
+	placed []Placed
+	// placedVersion counts changes of placed.
+	placedVersion uint64
 	// drawnAt holds the push times of the pictures the last Render drew.
 	drawnAt []time.Time
 }
@@ -66,6 +96,8 @@ type inbox struct {
 	known   map[string]bool // ids of the latest tile list
 	w, h    int             // the latest size
 	resized bool
+	layout  Layout
+	pinned  string
 	// pictures holds one picture per input; the frames are reused.
 	pictures map[string]*pendingPicture
 }
@@ -88,7 +120,7 @@ type tileState struct {
 	rect    image.Rectangle
 	drawn   image.Rectangle // where the picture was drawn; empty if placeholder
 	holder  bool            // placeholder currently drawn
-	label   label
+	marked  bool            // flags changed: overlays must be redrawn
 }
 
 // NewCompositor creates a compositor drawing on a w x h canvas.
@@ -99,7 +131,8 @@ func NewCompositor(w, h int) (*Compositor, error) {
 	}
 	return &Compositor{
 		StaleAfter: DefaultStaleAfter, canvas: canvas, byID: map[string]*tileState{}, dirty: true,
-		in: inbox{known: map[string]bool{}, w: w, h: h, pictures: map[string]*pendingPicture{}},
+		layout: LayoutGrid, main: -1,
+		in: inbox{known: map[string]bool{}, w: w, h: h, pictures: map[string]*pendingPicture{}, layout: LayoutAuto},
 	}, nil
 }
 
@@ -143,14 +176,27 @@ func (c *Compositor) SetTiles(tiles []Tile) {
 	}
 }
 
-// Layout returns the tile rectangles in display order, as the next Render
-// draws them.
+// SetLayout chooses the layout from the next Render, and the participant
+// pinned to the main tile ("" for the active speaker).
+func (c *Compositor) SetLayout(l Layout, pinned string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.in.layout, c.in.pinned = l, pinned
+}
+
+// Layout returns the tile rectangles of a grid in display order, as the
+// next Render draws them in the grid layout.
 func (c *Compositor) Layout() []image.Rectangle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := len(c.in.known)
 	return Tiles(n, c.in.w, c.in.h)
 }
+
+// Placement returns where the last Render put each tile, and a version
+// that changes whenever that changes. The slice is the compositor's own
+// and stays valid until the placement changes.
+func (c *Compositor) Placement() ([]Placed, uint64) { return c.placed, c.placedVersion }
 
 // Push hands the compositor a new picture for input id, taken at now. The
 // compositor keeps its own reference; the caller keeps ownership of f.
@@ -195,7 +241,7 @@ func (c *Compositor) End(id string) {
 
 // take applies what producers posted to the render state. The lock is held
 // only while references are moved, never while scaling.
-func (c *Compositor) take() error {
+func (c *Compositor) take(now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.in.closed {
@@ -215,6 +261,7 @@ func (c *Compositor) take() error {
 		c.applyTiles(c.in.tiles)
 		c.in.tilesOK = false
 	}
+	c.direct(now)
 	for id, pp := range c.in.pictures {
 		ts := c.byID[id]
 		if ts == nil {
@@ -252,9 +299,8 @@ func (c *Compositor) applyTiles(tiles []Tile) {
 			ts = &tileState{Tile: t, slot: c.slots}
 			c.slots++
 		}
-		if ts.Name != t.Name {
-			ts.Name = t.Name
-			ts.label = label{}
+		if ts.Tile != t {
+			ts.Tile, ts.marked = t, true
 		}
 		next = append(next, ts)
 		byID[t.ID] = ts
@@ -264,18 +310,49 @@ func (c *Compositor) applyTiles(tiles []Tile) {
 			c.release(ts)
 		}
 	}
+	reorder := len(next) != len(c.tiles)
+	for i := range next {
+		reorder = reorder || next[i] != c.tiles[i]
+	}
 	c.tiles, c.byID = next, byID
-	c.relayout()
+	if reorder {
+		c.relayout()
+	} else {
+		c.placeChanged()
+	}
+}
+
+// direct lets the director pick the main tile for now and re-flows the
+// canvas when the layout or the main tile changes.
+func (c *Compositor) direct(now time.Time) {
+	tiles := make([]Tile, len(c.tiles))
+	for i, t := range c.tiles {
+		tiles[i] = t.Tile
+	}
+	l, main := c.dir.choose(c.in.layout, c.in.pinned, tiles, now)
+	if l != c.layout || main != c.main {
+		c.layout, c.main = l, main
+		c.relayout()
+	}
 }
 
 func (c *Compositor) relayout() {
 	w, h := c.canvas.Size()
-	rects := Tiles(len(c.tiles), w, h)
+	rects := Arrange(c.layout, len(c.tiles), c.main, w, h)
 	for i, t := range c.tiles {
 		t.rect = rects[i]
-		t.label = label{}
 	}
 	c.dirty = true
+	c.placeChanged()
+}
+
+func (c *Compositor) placeChanged() {
+	placed := make([]Placed, len(c.tiles))
+	for i, t := range c.tiles {
+		placed[i] = Placed{Tile: t.Tile, Rect: t.rect, Main: i == c.main}
+	}
+	c.placed = placed
+	c.placedVersion++
 }
 
 func (c *Compositor) release(ts *tileState) {
@@ -289,7 +366,7 @@ func (c *Compositor) release(ts *tileState) {
 // Render draws the picture for time now and returns the canvas frame, which
 // stays owned by the compositor and is valid until the next call.
 func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
-	if err := c.take(); err != nil {
+	if err := c.take(now); err != nil {
 		return nil, err
 	}
 	if err := c.canvas.Begin(); err != nil {
@@ -305,6 +382,13 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 		c.dirty = false
 	}
 	for _, t := range c.tiles {
+		if t.rect.Empty() {
+			continue
+		}
+		if t.marked {
+			// Take the old border and label off with a full redraw.
+			t.marked, t.fresh, t.holder, t.drawn = false, t.frame != nil, false, image.Rectangle{}
+		}
 		live := t.frame != nil && !t.ended && (c.StaleAfter <= 0 || now.Sub(t.updated) <= c.StaleAfter)
 		if !live {
 			if !t.holder {
@@ -324,6 +408,7 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 			return nil, err
 		}
 		t.drawn, t.holder, t.fresh = fit, false, false
+		c.drawOverlays(t)
 		if !t.timed {
 			t.timed = true
 			c.drawnAt = append(c.drawnAt, t.updated)
@@ -339,19 +424,68 @@ func (c *Compositor) DrawnPushTimes() []time.Time { return c.drawnAt }
 
 func (c *Compositor) drawPlaceholder(t *tileState) {
 	c.canvas.Fill(t.rect, PlaceholderColour)
-	if t.label.mask == nil && t.Name != "" {
-		scale := max(1, t.rect.Dy()/90)
-		t.label = renderLabel(t.Name, scale, t.rect.Dx()-8)
-	}
-	if t.label.mask != nil {
-		x := t.rect.Min.X + (t.rect.Dx()-t.label.w)/2
-		y := t.rect.Min.Y + t.rect.Dy()*5/8
-		if y+t.label.h > t.rect.Max.Y {
-			y = t.rect.Max.Y - t.label.h
-		}
-		c.canvas.DrawMask(x, y, t.label.mask, t.label.w, t.label.h, labelLuma)
-	}
+	c.drawOverlays(t)
 	t.holder, t.drawn = true, image.Rectangle{}
+}
+
+// LabelHeight is the height in pixels of the name text on a tile of height
+// h: readable on a 360p strip tile, not shouting on a 720p main tile.
+func LabelHeight(h int) int { return min(max(h/10, 14), 34) }
+
+// LabelBoxOf returns where the name box of a tile goes (the lower left
+// corner, as wide as the name needs and at most the tile's width), the
+// rendered name and, for a muted microphone, the mark's square.
+func LabelBoxOf(t Tile, rect image.Rectangle) (box image.Rectangle, text Label, mark image.Rectangle) {
+	px := LabelHeight(rect.Dy())
+	margin, pad := even(max(px/3, 4)), even(max(px/4, 2))
+	markW := 0
+	if t.Muted {
+		markW = even(px*2/3) + pad
+	}
+	text = RenderLabel(t.Name, px, rect.Dx()-2*margin-2*pad-markW)
+	if text.Mask == nil && !t.Muted {
+		return image.Rectangle{}, text, image.Rectangle{}
+	}
+	bw := even(pad + markW + text.W + pad + 1)
+	bh := even(max(text.H, px) + 2*pad + 1)
+	x0, y1 := rect.Min.X+margin, rect.Max.Y-margin
+	box = image.Rect(x0, y1-bh, min(x0+bw, rect.Max.X), y1).Intersect(rect)
+	if t.Muted {
+		s := even(px * 2 / 3)
+		my := box.Min.Y + even((bh-s)/2)
+		mark = image.Rect(x0+pad, my, x0+pad+s, my+s)
+	}
+	return box, text, mark
+}
+
+// drawOverlays draws the highlight border and the name on a tile drawn
+// just before. The text masks come from the cache: nothing is rendered
+// here after a name's first frame at a size.
+func (c *Compositor) drawOverlays(t *tileState) {
+	r := t.rect
+	if t.Speaking {
+		b := max(2, even(min(r.Dx(), r.Dy())/40))
+		c.canvas.Fill(image.Rect(r.Min.X, r.Min.Y, r.Max.X, r.Min.Y+b), Highlight)
+		c.canvas.Fill(image.Rect(r.Min.X, r.Max.Y-b, r.Max.X, r.Max.Y), Highlight)
+		c.canvas.Fill(image.Rect(r.Min.X, r.Min.Y, r.Min.X+b, r.Max.Y), Highlight)
+		c.canvas.Fill(image.Rect(r.Max.X-b, r.Min.Y, r.Max.X, r.Max.Y), Highlight)
+	}
+	box, text, mark := LabelBoxOf(t.Tile, r)
+	if box.Empty() {
+		return
+	}
+	c.canvas.Fill(box, LabelBox)
+	pad := even(max(LabelHeight(r.Dy())/4, 2))
+	x := box.Min.X + pad
+	if !mark.Empty() {
+		c.canvas.Fill(mark, MutedMark)
+		x = mark.Max.X + pad
+	}
+	if text.Mask != nil {
+		x = min(x, box.Max.X-text.W)
+		y := box.Min.Y + (box.Dy()-text.H)/2
+		c.canvas.DrawMask(x, y, text.Mask, text.W, text.H, labelLuma)
+	}
 }
 
 // Close frees the canvas and every held picture. The owner calls it once
