@@ -57,6 +57,7 @@ type Participant struct {
 
 	hasVideo, hasAudio     atomic.Bool
 	videoMuted, audioMuted atomic.Bool
+	screen                 atomic.Bool // the video is a screen share
 	bytesIn, bytesOut      atomic.Int64
 	framesDecoded          atomic.Int64
 	packetsLost            atomic.Int64
@@ -133,7 +134,7 @@ func (p *Participant) Name() string { return p.name }
 
 func (p *Participant) info() signaling.Participant {
 	return signaling.Participant{ID: p.id, Name: p.name,
-		Video: p.hasVideo.Load() && !p.videoMuted.Load(), Audio: p.hasAudio.Load() && !p.audioMuted.Load()}
+		Video: p.hasVideo.Load() && !p.videoMuted.Load(), Audio: p.hasAudio.Load() && !p.audioMuted.Load(), Screen: p.screen.Load()}
 }
 
 func (p *Participant) isGone() bool { return p.gone.Load() }
@@ -245,7 +246,25 @@ func (p *Participant) SetMuted(video, audio *bool) error {
 	}
 	if audio != nil {
 		p.audioMuted.Store(*audio)
+		p.room.republish() // the name on the tile gets or loses its mark
 	}
+	info := p.info()
+	p.room.Broadcast(signaling.Message{Type: signaling.TypeParticipantUpdated, Participant: &info})
+	return nil
+}
+
+// SetScreen implements signaling.Session. The web client shares its screen
+// by replacing its camera track, so the server cannot tell a share from a
+// camera by the media: the client says so, and the room's presenter layout
+// (automatic in the "auto" layout) shows this participant large.
+func (p *Participant) SetScreen(on bool) error {
+	if p.receiveOnly {
+		return &signaling.Error{Code: signaling.CodeBadRequest, Message: "share: a receive-only participant has no video"}
+	}
+	if p.screen.Swap(on) == on {
+		return nil
+	}
+	p.room.republish()
 	info := p.info()
 	p.room.Broadcast(signaling.Message{Type: signaling.TypeParticipantUpdated, Participant: &info})
 	return nil

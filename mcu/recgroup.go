@@ -137,6 +137,13 @@ func (g *recGroup) SetTiles(tiles []mixer.Tile) {
 	}
 }
 
+// SetLayout implements Sink: the recording follows the room's layout.
+func (g *recGroup) SetLayout(l mixer.Layout, pinned string) {
+	if g.comp != nil {
+		g.comp.SetLayout(l, pinned)
+	}
+}
+
 // Picture implements Sink: the compositor takes a reference, nothing more.
 func (g *recGroup) Picture(id string, f *astiav.Frame, arrived time.Time) {
 	if g.comp != nil {

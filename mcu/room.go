@@ -64,6 +64,14 @@ type Room struct {
 
 	members atomic.Pointer[memberSnapshot]
 	sinks   atomic.Pointer[sinkSnapshot]
+	// speakers is written by the audio loop; speakerLevels holds the
+	// latest levels for the API; view by operators (SetView); placed by
+	// the video loop, the live composite's tiles.
+	speakers        atomic.Pointer[speakerSnapshot]
+	speakerLevels   atomic.Pointer[[]signaling.Speaker]
+	speakerObserver atomic.Pointer[func([]signaling.Speaker)]
+	view            atomic.Pointer[viewSnapshot]
+	placed          atomic.Pointer[[]signaling.Tile]
 
 	mu           sync.Mutex
 	participants []*Participant
@@ -119,6 +127,8 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 	}
 	r.members.Store(&memberSnapshot{})
 	r.sinks.Store(&sinkSnapshot{})
+	r.speakers.Store(&speakerSnapshot{})
+	r.view.Store(&viewSnapshot{layout: mixer.LayoutAuto})
 	return r, nil
 }
 
@@ -219,7 +229,7 @@ func (r *Room) publishMembersLocked() {
 	m := &memberSnapshot{version: prev.version + 1, all: append([]*Participant(nil), r.participants...)}
 	for _, p := range r.participants {
 		if !p.receiveOnly {
-			m.tiles = append(m.tiles, mixer.Tile{ID: p.id, Name: p.name})
+			m.tiles = append(m.tiles, mixer.Tile{ID: p.id, Name: p.name, Muted: p.audioMuted.Load(), Screen: p.screen.Load()})
 		}
 	}
 	r.members.Store(m)
@@ -289,8 +299,12 @@ func (r *Room) layoutChanged() {
 	r.RequestKeyframe()
 }
 
-// Layout returns every publisher's tile on the live composite.
+// Layout returns every publisher's tile on the live composite, as the live
+// compositor last placed them (a grid until it first renders).
 func (r *Room) Layout() []signaling.Tile {
+	if p := r.placed.Load(); p != nil {
+		return *p
+	}
 	m := r.members.Load()
 	w, h := r.Settings().Quality.Size()
 	rects := mixer.Tiles(len(m.tiles), w, h)
@@ -495,6 +509,9 @@ type videoState struct {
 	attached  map[Sink]bool   // sinks that have had their tiles
 	cameraOff map[string]bool // participants whose tile was ended by a mute
 	lastKey   time.Time
+	speakers  uint64 // version of the speakers last applied
+	view      uint64 // version of the view last applied
+	placed    uint64 // version of the live placement last published
 }
 
 // videoLoop is the room's one video clock. On each tick it applies
@@ -553,11 +570,20 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		}
 		st.members = 0 // every sink gets the tiles again: cheap, and new ones need them
 	}
-	if m.version != st.members {
-		st.members = m.version
-		live.SetTiles(m.tiles)
+	spk, view := r.speakers.Load(), r.view.Load()
+	if st.members == 0 || view.version != st.view {
+		st.view = view.version
+		live.comp.SetLayout(view.layout, view.pinned)
 		for _, s := range ss.sinks {
-			s.SetTiles(m.tiles)
+			s.SetLayout(view.layout, view.pinned)
+		}
+	}
+	if m.version != st.members || spk.version != st.speakers {
+		st.members, st.speakers = m.version, spk.version
+		tiles := decorate(m.tiles, spk.dominant)
+		live.SetTiles(tiles)
+		for _, s := range ss.sinks {
+			s.SetTiles(tiles)
 		}
 		for id := range st.cameraOff {
 			if !m.has(id) {
@@ -608,6 +634,13 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 	}
 	r.framesOut.Add(1)
 	r.bytesOut.Add(sent)
+	if placed, v := live.comp.Placement(); v != st.placed {
+		st.placed = v
+		tiles := placedTiles(placed)
+		r.placed.Store(&tiles)
+		r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: tiles}, nil)
+		r.RequestKeyframe()
+	}
 	if fresh := live.comp.DrawnPushTimes(); len(fresh) > 0 {
 		done := time.Now()
 		r.statsMu.Lock()
@@ -644,7 +677,7 @@ func (r *Room) recordLatencyLocked(d time.Duration) {
 // machine was busy are made up (a few at a time) so that audio never falls
 // behind.
 func (r *Room) audioLoop() {
-	m := &roomMixer{room: r, outs: map[*Participant]*mixOut{}, full: make([]float32, mixer.BlockSamples), lim: mixer.NewLimiter()}
+	m := &roomMixer{room: r, outs: map[*Participant]*mixOut{}, full: make([]float32, mixer.BlockSamples), lim: mixer.NewLimiter(), det: mixer.NewSpeakerDetector()}
 	defer m.close()
 	ticker := time.NewTicker(audioBlock)
 	defer ticker.Stop()
@@ -687,6 +720,7 @@ type roomMixer struct {
 	outs    map[*Participant]*mixOut
 	full    []float32
 	lim     *mixer.Limiter
+	det     *mixer.SpeakerDetector
 	ins     [][]float32
 	minus   [][]float32
 	lims    []*mixer.Limiter
@@ -727,14 +761,20 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			m.outs[p] = o
 		}
 		m.active = append(m.active, p)
-		m.ins = append(m.ins, p.audioBlock())
+		b := p.audioBlock()
+		if !p.receiveOnly {
+			m.det.Observe(p.id, b)
+		}
+		m.ins = append(m.ins, b)
 		m.minus = append(m.minus, p.mixBuf())
 		m.lims = append(m.lims, o.lim)
 	}
 	// Voices of participants nobody can hear yet still reach the sinks.
 	for _, p := range snap.all {
 		if !p.connected.Load() && !p.receiveOnly {
-			if b := p.audioBlock(); b != nil {
+			b := p.audioBlock()
+			m.det.Observe(p.id, b)
+			if b != nil {
 				m.ins = append(m.ins, b)
 				m.minus = append(m.minus, nil)
 				m.lims = append(m.lims, nil)
@@ -742,6 +782,9 @@ func (m *roomMixer) mixBlock(at time.Time) {
 		}
 	}
 	mixer.Mix(m.ins, m.full, m.lim, m.minus, m.lims)
+	if levels, ok := m.det.Next(); ok {
+		r.speakersChanged(levels)
+	}
 	for i, p := range m.active {
 		if err := m.outs[p].enc.EncodeAudio(m.minus[i], false, func(pkt *astiav.Packet) error {
 			return p.writeAudio(pkt.Data())
@@ -774,10 +817,14 @@ type RoomInfo struct {
 	Settings     Settings          `json:"settings"`
 	Participants []ParticipantInfo `json:"participants"`
 	Layout       []signaling.Tile  `json:"layout"`
-	CreatedAt    time.Time         `json:"created_at"`
-	FramesOut    int64             `json:"frames_out"`
-	Keyframes    int64             `json:"keyframes_forced"`
-	VideoBytes   int64             `json:"video_bytes_out"`
+	// View is the layout mode and pinned participant.
+	View
+	// Speakers are the active speakers, loudest first.
+	Speakers   []signaling.Speaker `json:"speakers"`
+	CreatedAt  time.Time           `json:"created_at"`
+	FramesOut  int64               `json:"frames_out"`
+	Keyframes  int64               `json:"keyframes_forced"`
+	VideoBytes int64               `json:"video_bytes_out"`
 	// LatencyMedianMS is the median time from a picture arriving to the
 	// first composite containing it being sent.
 	LatencyMedianMS float64 `json:"latency_median_ms"`
@@ -790,7 +837,7 @@ type RoomInfo struct {
 // Info returns a snapshot of the room with live participant statistics.
 func (r *Room) Info() RoomInfo {
 	ps := r.Participants()
-	info := RoomInfo{Name: r.name, Settings: r.Settings(), Layout: r.Layout(), Participants: make([]ParticipantInfo, 0, len(ps))}
+	info := RoomInfo{Name: r.name, Settings: r.Settings(), Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
 	for _, p := range ps {
 		info.Participants = append(info.Participants, p.Stats())
 	}

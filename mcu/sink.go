@@ -22,6 +22,10 @@ type Sink interface {
 	// SetTiles gives the publishers in display order; it comes first, and
 	// again whenever someone joins, leaves or changes name.
 	SetTiles(tiles []mixer.Tile)
+	// SetLayout gives the room's layout and pinned participant; it comes
+	// first, and again whenever an operator changes them. A sink with a
+	// layout of its own ignores it.
+	SetLayout(l mixer.Layout, pinned string)
 	// Picture is participant id's picture that is due now against its
 	// audio. f stays owned by the room; the sink references it to keep it.
 	Picture(id string, f *astiav.Frame, arrived time.Time)

@@ -139,20 +139,20 @@ func TestDirectorHoldTimes(t *testing.T) {
 		speaking string
 		want     int
 	}{
-		{0, "", 0},      // nobody spoke: the first tile
-		{500, "b", 0},   // b starts talking
-		{1900, "b", 0},  // 1.4 s: not yet
-		{2000, "b", 0},  // 1.5 s talking, but a has held only 2 s
-		{3000, "b", 1},  // a held 3 s: b takes it
-		{3500, "c", 1},  // c starts
-		{4000, "", 1},   // c pauses: its count starts again
-		{4100, "c", 1},  //
-		{5500, "c", 1},  // 1.4 s
-		{5600, "c", 1},  // 1.5 s, but b has held only 2.6 s
-		{6000, "c", 2},  // b held 3 s
-		{6100, "b", 2},  // b again: a remark
-		{6500, "c", 2},  // c back, b never took it
-		{20000, "", 2},  // silence keeps the last speaker
+		{0, "", 0},     // nobody spoke: the first tile
+		{500, "b", 0},  // b starts talking
+		{1900, "b", 0}, // 1.4 s: not yet
+		{2000, "b", 0}, // 1.5 s talking, but a has held only 2 s
+		{3000, "b", 1}, // a held 3 s: b takes it
+		{3500, "c", 1}, // c starts
+		{4000, "", 1},  // c pauses: its count starts again
+		{4100, "c", 1}, //
+		{5500, "c", 1}, // 1.4 s
+		{5600, "c", 1}, // 1.5 s, but b has held only 2.6 s
+		{6000, "c", 2}, // b held 3 s
+		{6100, "b", 2}, // b again: a remark
+		{6500, "c", 2}, // c back, b never took it
+		{20000, "", 2}, // silence keeps the last speaker
 	}
 	for _, s := range steps {
 		l, main := d.choose(LayoutSpeaker, "", tiles(s.speaking), at(s.ms))

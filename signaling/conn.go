@@ -114,7 +114,7 @@ func (o *outbox) take(buf []Message) []Message {
 // must be delivered as it is.
 func coalesceKey(m Message) string {
 	switch m.Type {
-	case TypeLayout, TypeSettings:
+	case TypeLayout, TypeSettings, TypeSpeakers:
 		return m.Type
 	case TypeParticipantUpdated:
 		if m.Participant != nil {
@@ -367,7 +367,7 @@ func (c *conn) handle(data []byte) {
 	case TypeJoin:
 		c.join(m)
 		return
-	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeMute, TypeLeave:
+	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeMute, TypeShare, TypeLeave:
 	default:
 		c.sendError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type))
 		return
@@ -417,6 +417,14 @@ func (c *conn) handle(data []byte) {
 		}
 		if err := c.session.SetMuted(m.Video, m.Audio); err != nil {
 			c.replyError("mute", err)
+		}
+	case TypeShare:
+		if m.Screen == nil {
+			c.sendError(CodeBadMessage, "screen: required")
+			return
+		}
+		if err := c.session.SetScreen(*m.Screen); err != nil {
+			c.replyError("share", err)
 		}
 	case TypeLeave:
 		c.leave()

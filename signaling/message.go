@@ -16,6 +16,9 @@ const (
 	TypeMute      = "mute"
 	TypeLeave     = "leave"
 	TypePing      = "ping"
+	// TypeShare says the client's video is now a screen share (screen
+	// true) or its camera again (screen false).
+	TypeShare = "share"
 )
 
 // Message types sent by the server. TypeOffer, TypeAnswer, TypeCandidate and
@@ -31,6 +34,9 @@ const (
 	TypeRecording          = "recording"
 	TypeError              = "error"
 	TypePong               = "pong"
+	// TypeSpeakers carries the active speakers, loudest first, whenever
+	// who speaks changes.
+	TypeSpeakers = "speakers"
 )
 
 // Message is one JSON object on the websocket, in either direction.
@@ -52,6 +58,8 @@ type Message struct {
 	// off (true) or back on (false)
 	Video *bool `json:"video,omitempty"`
 	Audio *bool `json:"audio,omitempty"`
+	// share: the client's video is a screen share (true) or its camera
+	Screen *bool `json:"screen,omitempty"`
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -61,6 +69,16 @@ type Message struct {
 	Participants  []Participant   `json:"participants,omitempty"`
 	Layout        []Tile          `json:"layout,omitempty"`
 	Recording     json.RawMessage `json:"recording,omitempty"`
+	// Speakers are the active speakers (speakers event); never omitted
+	// from that event, where an empty list means nobody speaks.
+	Speakers *[]Speaker `json:"speakers,omitempty"`
+}
+
+// Speaker is one active speaker: the smoothed audio level is 0 (silence)
+// to 1 (full scale).
+type Speaker struct {
+	ParticipantID string  `json:"participant_id"`
+	Level         float64 `json:"level"`
 }
 
 // Participant describes one member of a room in server events.
@@ -69,6 +87,8 @@ type Participant struct {
 	Name  string `json:"name"`
 	Video bool   `json:"video"`
 	Audio bool   `json:"audio"`
+	// Screen is set while the participant's video is a screen share.
+	Screen bool `json:"screen,omitempty"`
 }
 
 // Tile is one participant's rectangle on the composite picture, in pixels.
@@ -79,4 +99,7 @@ type Tile struct {
 	Y             int    `json:"y"`
 	W             int    `json:"w"`
 	H             int    `json:"h"`
+	// Main marks the large tile of the speaker, presenter and single
+	// layouts.
+	Main bool `json:"main,omitempty"`
 }

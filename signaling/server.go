@@ -58,6 +58,9 @@ type Session interface {
 	// on (false); nil leaves that one as it is. A muted camera shows the
 	// participant's placeholder at once instead of a black picture.
 	SetMuted(video, audio *bool) error
+	// SetScreen says the participant's video is a screen share (true) or
+	// its camera (false): the presenter layout shows a share large.
+	SetScreen(on bool) error
 	// Leave removes the participant from its room. The server calls it
 	// exactly once, on "leave" or when the connection closes.
 	Leave()

@@ -106,6 +106,8 @@ func (s *fakeSession) SetSettings(quality string, fps int) error {
 	return nil
 }
 
+func (s *fakeSession) SetScreen(bool) error { return nil }
+
 func (s *fakeSession) SetMuted(video, audio *bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

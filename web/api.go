@@ -114,6 +114,10 @@ func (a *api) getRoom(c *gin.Context) {
 type settingsRequest struct {
 	Quality string `json:"quality"`
 	FPS     int    `json:"fps"`
+	// Layout is auto, grid, speaker, presenter or single; Pinned is the
+	// participant shown large ("" unpins).
+	Layout string  `json:"layout"`
+	Pinned *string `json:"pinned"`
 }
 
 func (a *api) putRoom(c *gin.Context) {
@@ -126,13 +130,22 @@ func (a *api) putRoom(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.Quality == "" && req.FPS == 0 {
-		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`) and/or "fps" (`+output.AllowedFPS()+`)`)
+	if req.Quality == "" && req.FPS == 0 && req.Layout == "" && req.Pinned == nil {
+		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`), "fps" (`+output.AllowedFPS()+`), "layout" (auto, grid, speaker, presenter, single) and/or "pinned"`)
 		return
 	}
-	if _, err := r.SetSettings(req.Quality, req.FPS); err != nil {
-		apiError(c, http.StatusBadRequest, err.Error())
-		return
+	// The layout is checked first: a refused layout changes nothing.
+	if req.Layout != "" || req.Pinned != nil {
+		if _, err := r.SetView(req.Layout, req.Pinned); err != nil {
+			apiError(c, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	if req.Quality != "" || req.FPS != 0 {
+		if _, err := r.SetSettings(req.Quality, req.FPS); err != nil {
+			apiError(c, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	c.JSON(http.StatusOK, r.Info())
 }

@@ -41,6 +41,8 @@ type Options struct {
 	Colour *color.RGBA
 	// Tone in Hz of the published audio; 0 publishes no audio.
 	Tone float64
+	// Quiet starts the audio track silent until SetTone(true).
+	Quiet bool
 	// Width, Height and FPS of the published video (default 320x240 at 15).
 	Width, Height, FPS int
 	// VideoCodec of the published Colour: "vp8" (default) or "h264".
@@ -68,6 +70,7 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	sendVideo    atomic.Bool
+	quiet        atomic.Bool // the tone is off: the audio track sends silence
 	keyWanted    atomic.Bool // the server asked for a keyframe (Clip replay)
 	disconnected atomic.Bool // the signaling connection has ended
 
@@ -105,6 +108,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, ws: ws, ctx: cctx, cancel: cancel, joinedCh: make(chan signaling.Message, 1), answerCh: make(chan string, 1)}
 	c.sendVideo.Store(o.Colour != nil || o.Clip != nil)
+	c.quiet.Store(o.Quiet)
 	if o.Clip != nil {
 		c.sent = make([]atomic.Int64, len(o.Clip.Video))
 	}
@@ -301,6 +305,9 @@ func (c *Client) negotiate(ctx context.Context) error {
 	return nil
 }
 
+// SetTone turns the published tone on or off; off, the track sends silence.
+func (c *Client) SetTone(on bool) { c.quiet.Store(!on) }
+
 // StopVideo stops sending pictures (the track stays, as when a camera freezes).
 func (c *Client) StopVideo() { c.sendVideo.Store(false) }
 
@@ -358,8 +365,12 @@ func (c *Client) publishAudio(t *webrtc.TrackLocalStaticSample) {
 			return
 		case <-tick.C:
 		}
+		amp := 0.3
+		if c.quiet.Load() {
+			amp = 0
+		}
 		for i := range block {
-			block[i] = float32(0.3 * math.Sin(2*math.Pi*c.opts.Tone*float64(n)/48000))
+			block[i] = float32(amp * math.Sin(2*math.Pi*c.opts.Tone*float64(n)/48000))
 			n++
 		}
 		_ = enc.EncodeAudio(block, false, func(p *astiav.Packet) error {
