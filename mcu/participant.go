@@ -270,6 +270,16 @@ func (p *Participant) SetScreen(on bool) error {
 	return nil
 }
 
+// SetView implements signaling.Session: it changes the room's layout. Like
+// the output settings, any participant may change it until join tokens
+// carry grants; then it needs roomAdmin.
+func (p *Participant) SetView(layout string, pinned *string) error {
+	if _, err := p.room.SetView(layout, pinned); err != nil {
+		return &signaling.Error{Code: signaling.CodeBadRequest, Message: err.Error()}
+	}
+	return nil
+}
+
 // Leave implements signaling.Session: the participant leaves the room and
 // everything it holds is freed. It is idempotent.
 func (p *Participant) Leave() {

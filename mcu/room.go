@@ -215,8 +215,10 @@ func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sende
 	if o := r.rooms.cfg.Observer; o != nil {
 		o.ParticipantJoined(r, p)
 	}
+	view := r.view.Load()
+	pinned := view.pinned
 	out.Send(signaling.Message{Type: signaling.TypeJoined, Room: r.name, ParticipantID: id, Participants: list,
-		Quality: string(settings.Quality), FPS: settings.FPS})
+		Quality: string(settings.Quality), FPS: settings.FPS, LayoutMode: string(view.layout), Pinned: &pinned})
 	info := p.info()
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantJoined, Participant: &info}, p)
 	r.layoutChanged()

@@ -125,6 +125,9 @@ func (r *Room) SetView(layout string, pinned *string) (View, error) {
 		r.log.Info("layout changed", "layout", next.layout, "pinned", next.pinned)
 		r.RequestKeyframe()
 	}
+	pin := next.pinned
+	// broadcast reads the membership snapshot: no lock needed, none taken.
+	defer r.broadcast(signaling.Message{Type: signaling.TypeView, LayoutMode: string(next.layout), Pinned: &pin}, nil)
 	return View{Layout: next.layout, Pinned: next.pinned}, nil
 }
 

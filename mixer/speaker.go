@@ -19,9 +19,11 @@ const (
 	// speakerMinLoudShare is the share of loud blocks in a window that
 	// counts as talking.
 	speakerMinLoudShare = 0.4
-	// speakerSmoothing: each window moves the smoothed level this share of
-	// the way to the window's level.
-	speakerSmoothing = 0.5
+	// speakerAttack and speakerRelease: each window moves the smoothed
+	// level this share of the way to the window's level, faster down than
+	// up so that the end of a turn is seen within a few windows.
+	speakerAttack  = 0.5
+	speakerRelease = 0.75
 	// SpeakerActiveLevel is the smoothed level above which someone speaks.
 	SpeakerActiveLevel = 0.02
 )
@@ -98,7 +100,11 @@ func (d *SpeakerDetector) Next() ([]SpeakerLevel, bool) {
 		if float64(s.loud) >= speakerMinLoudShare*SpeakerWindowBlocks {
 			level = s.sum / float64(s.loud)
 		}
-		s.smoothed += (level - s.smoothed) * speakerSmoothing
+		if level >= s.smoothed {
+			s.smoothed += (level - s.smoothed) * speakerAttack
+		} else {
+			s.smoothed += (level - s.smoothed) * speakerRelease
+		}
 		if s.smoothed < 1e-4 {
 			s.smoothed = 0
 		}

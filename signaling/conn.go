@@ -114,7 +114,7 @@ func (o *outbox) take(buf []Message) []Message {
 // must be delivered as it is.
 func coalesceKey(m Message) string {
 	switch m.Type {
-	case TypeLayout, TypeSettings, TypeSpeakers:
+	case TypeLayout, TypeSettings, TypeSpeakers, TypeView:
 		return m.Type
 	case TypeParticipantUpdated:
 		if m.Participant != nil {
@@ -367,7 +367,7 @@ func (c *conn) handle(data []byte) {
 	case TypeJoin:
 		c.join(m)
 		return
-	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeMute, TypeShare, TypeLeave:
+	case TypeOffer, TypeAnswer, TypeCandidate, TypeSettings, TypeMute, TypeShare, TypeView, TypeLeave:
 	default:
 		c.sendError(CodeUnknownType, fmt.Sprintf("unknown message type %q", m.Type))
 		return
@@ -425,6 +425,14 @@ func (c *conn) handle(data []byte) {
 		}
 		if err := c.session.SetScreen(*m.Screen); err != nil {
 			c.replyError("share", err)
+		}
+	case TypeView:
+		if m.LayoutMode == "" && m.Pinned == nil {
+			c.sendError(CodeBadMessage, "layout_mode or pinned: required")
+			return
+		}
+		if err := c.session.SetView(m.LayoutMode, m.Pinned); err != nil {
+			c.replyError("view", err)
 		}
 	case TypeLeave:
 		c.leave()

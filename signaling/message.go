@@ -19,6 +19,9 @@ const (
 	// TypeShare says the client's video is now a screen share (screen
 	// true) or its camera again (screen false).
 	TypeShare = "share"
+	// TypeView changes the room's layout (LayoutMode) and pinned
+	// participant (Pinned).
+	TypeView = "view"
 )
 
 // Message types sent by the server. TypeOffer, TypeAnswer, TypeCandidate and
@@ -60,6 +63,11 @@ type Message struct {
 	Audio *bool `json:"audio,omitempty"`
 	// share: the client's video is a screen share (true) or its camera
 	Screen *bool `json:"screen,omitempty"`
+	// view: the room's layout (auto, grid, speaker, presenter, single)
+	// and the participant shown large ("" unpins); also in the joined
+	// and view events
+	LayoutMode string  `json:"layout_mode,omitempty"`
+	Pinned     *string `json:"pinned,omitempty"`
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

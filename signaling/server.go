@@ -61,6 +61,10 @@ type Session interface {
 	// SetScreen says the participant's video is a screen share (true) or
 	// its camera (false): the presenter layout shows a share large.
 	SetScreen(on bool) error
+	// SetView changes the room's layout ("" keeps it) and pinned
+	// participant (nil keeps it, "" unpins); the room layer announces it
+	// with a "view" event.
+	SetView(layout string, pinned *string) error
 	// Leave removes the participant from its room. The server calls it
 	// exactly once, on "leave" or when the connection closes.
 	Leave()

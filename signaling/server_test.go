@@ -108,6 +108,8 @@ func (s *fakeSession) SetSettings(quality string, fps int) error {
 
 func (s *fakeSession) SetScreen(bool) error { return nil }
 
+func (s *fakeSession) SetView(string, *string) error { return nil }
+
 func (s *fakeSession) SetMuted(video, audio *bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
