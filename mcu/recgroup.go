@@ -3,6 +3,9 @@ package mcu
 import (
 	"log/slog"
 	"math"
+	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +24,59 @@ type groupKey struct {
 	quality   output.Quality
 	fps       int
 	audioOnly bool
+	// layout is the recording's own layout, "" to follow the room's.
+	layout mixer.Layout
+	pinned string
+	// consent is the canonical include/exclude list, "" for everyone.
+	consent string
+}
+
+// consentFilter decides who appears in a recording.
+type consentFilter struct {
+	include bool // only those listed; otherwise everyone but them
+	who     map[string]bool
+}
+
+// newConsent builds a filter from include or exclude identities (a
+// participant's id or display name); nil means everyone.
+func newConsent(include, exclude []string) *consentFilter {
+	list, inc := exclude, false
+	if len(include) > 0 {
+		list, inc = include, true
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	f := &consentFilter{include: inc, who: map[string]bool{}}
+	for _, s := range list {
+		f.who[s] = true
+	}
+	return f
+}
+
+// key is the filter in a comparable form, for groupKey.
+func (f *consentFilter) key() string {
+	if f == nil {
+		return ""
+	}
+	names := make([]string, 0, len(f.who))
+	for s := range f.who {
+		names = append(names, s)
+	}
+	sortStrings(names)
+	sign := "-"
+	if f.include {
+		sign = "+"
+	}
+	return sign + strings.Join(names, "\x00")
+}
+
+func (f *consentFilter) allows(t mixer.Tile) bool {
+	if f == nil {
+		return true
+	}
+	listed := f.who[t.ID] || f.who[t.Name]
+	return listed == f.include
 }
 
 func (k groupKey) settings() Settings { return Settings{Quality: k.quality, FPS: k.fps} }
@@ -51,6 +107,13 @@ type recGroup struct {
 	// reuse is set while the group writes the live encoder's packets; only
 	// run clears it.
 	reuse atomic.Bool
+	// consent leaves people out of the files; allowed holds the ids of the
+	// tiles it lets in, for the audio loop.
+	consent  *consentFilter
+	allowed  atomic.Pointer[map[string]bool]
+	voiceBuf []float32
+	voiceLim *mixer.Limiter
+	timeline *timelineLog
 
 	mu      sync.Mutex
 	ids     map[string]bool
@@ -73,6 +136,8 @@ type timedBlock struct {
 
 type recMember struct {
 	id    string
+	path  string
+	start time.Time // wall-clock time of the file's first sample, once known
 	mux   *transcode.Muxer
 	keyed bool  // has received its first keyframe (or audio only)
 	vOff  int64 // first video pts in the file
@@ -88,6 +153,7 @@ type groupOptions struct {
 	threads  int
 	reuse    bool // the live output has these settings: write its packets
 	log      *slog.Logger
+	consent  *consentFilter
 	finished func(id string, duration float64, err error)
 }
 
@@ -99,8 +165,15 @@ func newRecGroup(o groupOptions) (g *recGroup, err error) {
 		audio: make(chan timedBlock, 100), packets: make(chan LivePacket, 2*key.fps),
 		cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
 		ids: map[string]bool{}, members: map[string]*recMember{}, lastPts: -1,
+		consent: o.consent, timeline: newTimelineLog(),
 	}
-	g.reuse.Store(o.reuse && !key.audioOnly && key.format == output.WebM)
+	if o.consent != nil {
+		g.voiceBuf, g.voiceLim = make([]float32, mixer.BlockSamples), mixer.NewLimiter()
+		g.allowed.Store(&map[string]bool{})
+	}
+	// Only a recording that shows what the live output shows may write its
+	// packets.
+	g.reuse.Store(o.reuse && !key.audioOnly && key.format == output.WebM && key.layout == "" && o.consent == nil)
 	defer func() {
 		if err != nil {
 			g.free()
@@ -111,6 +184,9 @@ func newRecGroup(o groupOptions) (g *recGroup, err error) {
 		w, h := key.quality.Size()
 		if g.comp, err = mixer.NewCompositor(w, h); err != nil {
 			return g, err
+		}
+		if key.layout != "" {
+			g.comp.SetLayout(key.layout, key.pinned)
 		}
 		// While reusing live packets this encoder only describes the
 		// stream to the muxers; it encodes once the live output changes.
@@ -130,18 +206,50 @@ func newRecGroup(o groupOptions) (g *recGroup, err error) {
 	return g, nil
 }
 
-// SetTiles implements Sink.
+// SetTiles implements Sink. People the recording leaves out get no tile;
+// the others' joins, leaves and turns go into the timeline.
 func (g *recGroup) SetTiles(tiles []mixer.Tile) {
+	if g.consent != nil {
+		kept := make([]mixer.Tile, 0, len(tiles))
+		allowed := make(map[string]bool, len(tiles))
+		for _, t := range tiles {
+			if g.consent.allows(t) {
+				kept = append(kept, t)
+				allowed[t.ID] = true
+			}
+		}
+		tiles = kept
+		g.allowed.Store(&allowed)
+	}
+	g.timeline.observe(tiles, time.Now())
 	if g.comp != nil {
 		g.comp.SetTiles(tiles)
 	}
 }
 
-// SetLayout implements Sink: the recording follows the room's layout.
+// SetLayout implements Sink: a recording without a layout of its own
+// follows the room's.
 func (g *recGroup) SetLayout(l mixer.Layout, pinned string) {
-	if g.comp != nil {
+	if g.comp != nil && g.key.layout == "" {
 		g.comp.SetLayout(l, pinned)
 	}
+}
+
+// wantsVoices implements voiceSink: a recording that leaves people out
+// mixes the voices it may keep instead of taking the room's mix.
+func (g *recGroup) wantsVoices() bool { return g.consent != nil }
+
+// Voices implements voiceSink, on the room's audio goroutine.
+func (g *recGroup) Voices(ids []string, blocks [][]float32, at time.Time) {
+	allowed := *g.allowed.Load()
+	kept := make([][]float32, 0, len(blocks))
+	for i, b := range blocks {
+		if b != nil && allowed[ids[i]] {
+			kept = append(kept, b)
+		}
+	}
+	mixer.Mix(kept, g.voiceBuf, g.voiceLim, nil, nil)
+	g.queueAudio(g.voiceBuf, at)
 }
 
 // Picture implements Sink: the compositor takes a reference, nothing more.
@@ -161,7 +269,9 @@ func (g *recGroup) EndTile(id string) {
 // Audio implements Sink; it never blocks the room's audio loop. A block
 // dropped here is made up for with silence in run, so the file's audio
 // stays on the wall clock like its video.
-func (g *recGroup) Audio(s []float32, at time.Time) {
+func (g *recGroup) Audio(s []float32, at time.Time) { g.queueAudio(s, at) }
+
+func (g *recGroup) queueAudio(s []float32, at time.Time) {
 	select {
 	case g.audio <- timedBlock{s: append([]float32(nil), s...), at: at}:
 	default:
@@ -236,7 +346,7 @@ func (g *recGroup) add(id, path string) error {
 			merr = err
 			return
 		}
-		g.members[id] = &recMember{id: id, mux: mux, keyed: g.venc == nil}
+		g.members[id] = &recMember{id: id, path: path, mux: mux, keyed: g.venc == nil}
 		if g.venc != nil && !g.reuse.Load() {
 			// The file starts now, not at the next tick. Frame k covers
 			// [k, k+1) frame intervals from g.start, rounded to the
@@ -300,6 +410,12 @@ func (g *recGroup) finish(m *recMember) {
 	err := m.mux.Close()
 	if m.err != nil {
 		err = m.err
+	}
+	if !m.start.IsZero() {
+		base := strings.TrimSuffix(m.path, filepath.Ext(m.path))
+		if terr := writeTimeline(base, g.timeline.cut(m.id, m.start, time.Now())); terr != nil {
+			g.log.Warn("recording timeline", "id", m.id, "err", terr)
+		}
 	}
 	var d float64
 	switch {
@@ -447,6 +563,7 @@ func (g *recGroup) writeVideo(p *astiav.Packet) error {
 				continue
 			}
 			m.keyed, m.vOff = true, p.Pts()
+			m.start = g.start.Add(time.Duration(m.vOff) * time.Second / time.Duration(g.key.fps))
 			m.aOff, m.aSet = m.vOff*output.SampleRate/int64(g.key.fps), true
 			m.mux.SetOffset(g.venc, m.vOff)
 			m.mux.SetOffset(g.aenc, m.aOff)
@@ -475,6 +592,7 @@ func (g *recGroup) writeAudio(p *astiav.Packet) error {
 		}
 		if !m.aSet {
 			m.aOff, m.aSet = p.Pts(), true
+			m.start = g.start.Add(time.Duration(m.aOff) * time.Second / output.SampleRate)
 			m.mux.SetOffset(g.aenc, m.aOff)
 		}
 		if p.Pts() < m.aOff {
@@ -514,3 +632,5 @@ func (g *recGroup) free() {
 		g.aenc.Close()
 	}
 }
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
@@ -42,6 +43,16 @@ type RecordingOptions struct {
 	FPS       int    `json:"fps"`
 	AudioOnly bool   `json:"audio_only"`
 	Name      string `json:"name"`
+	// Layout is the recording's own layout; "" follows the room's live
+	// layout. Pinned is the participant shown large in it (a layout of
+	// speaker when Layout is "").
+	Layout string `json:"layout"`
+	Pinned string `json:"pinned"`
+	// Include or Exclude (not both) list identities (participant id or
+	// display name): only the included, or everyone but the excluded,
+	// have a tile and a voice in the file.
+	Include []string `json:"include"`
+	Exclude []string `json:"exclude"`
 }
 
 // Recording describes one recording file and its state.
@@ -53,12 +64,19 @@ type Recording struct {
 	Quality     output.Quality `json:"quality"`
 	FPS         int            `json:"fps"`
 	AudioOnly   bool           `json:"audio_only"`
+	Layout      string         `json:"layout,omitempty"`
+	Pinned      string         `json:"pinned,omitempty"`
+	Include     []string       `json:"include,omitempty"`
+	Exclude     []string       `json:"exclude,omitempty"`
 	State       string         `json:"state"`
 	StartedAt   time.Time      `json:"started_at"`
 	EndedAt     *time.Time     `json:"ended_at"`
 	DurationS   float64        `json:"duration_s"`
 	SizeBytes   int64          `json:"size_bytes"`
 	DownloadURL string         `json:"download_url"`
+	// TimelineURL is the WebVTT file of who spoke when, written when the
+	// recording ends; the JSON form is at the same address with .json.
+	TimelineURL string `json:"timeline_url"`
 	// Error says why a recording failed, or notes a recovery.
 	Error string `json:"error,omitempty"`
 	// File is the file name inside the recordings directory.
@@ -191,6 +209,7 @@ func (rc *Recorder) load(path, id string) (*Recording, error) {
 	}
 	r.File = fileName(id, r.Format, r.AudioOnly)
 	r.DownloadURL = "/api/recordings/" + id + "/download"
+	r.TimelineURL = "/api/recordings/" + id + "/timeline.vtt"
 	return &r, nil
 }
 
@@ -306,6 +325,25 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		}
 		rec.FPS = o.FPS
 	}
+	if o.Pinned != "" && o.Layout == "" {
+		o.Layout = string(mixer.LayoutSpeaker)
+	}
+	if o.Layout != "" {
+		l, err := mixer.ParseLayout(o.Layout)
+		if err != nil {
+			return Recording{}, fmt.Errorf(`%w: "layout": %s`, ErrBadRecording, strings.TrimPrefix(err.Error(), "mixer: "))
+		}
+		rec.Layout, rec.Pinned = string(l), o.Pinned
+	}
+	if len(o.Include) > 0 && len(o.Exclude) > 0 {
+		return Recording{}, fmt.Errorf(`%w: give "include" or "exclude", not both`, ErrBadRecording)
+	}
+	for _, s := range append(append([]string(nil), o.Include...), o.Exclude...) {
+		if s == "" || len(s) > 128 {
+			return Recording{}, fmt.Errorf(`%w: "include" and "exclude" list participant ids or names of 1-128 characters`, ErrBadRecording)
+		}
+	}
+	rec.Include, rec.Exclude = o.Include, o.Exclude
 	if len(rec.Name) > 128 {
 		return Recording{}, fmt.Errorf(`%w: "name" is longer than 128 characters`, ErrBadRecording)
 	}
@@ -314,6 +352,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 	}
 	rec.File = fileName(rec.ID, rec.Format, rec.AudioOnly)
 	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
+	rec.TimelineURL = "/api/recordings/" + rec.ID + "/timeline.vtt"
 
 	// A group that is just ending refuses new members; then a new group
 	// is made, once.
@@ -362,12 +401,14 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 	if rc.closed {
 		return nil, ErrClosed
 	}
-	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
+	consent := newConsent(rec.Include, rec.Exclude)
+	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly,
+		layout: mixer.Layout(rec.Layout), pinned: rec.Pinned, consent: consent.key()}
 	if g := rc.groups[key]; g != nil && !g.isStopped() {
 		return g, nil
 	}
 	reuse := r.Settings() == key.settings()
-	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, finished: rc.finished})
+	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, consent: consent, finished: rc.finished})
 	if err != nil {
 		return nil, err
 	}
@@ -537,6 +578,9 @@ func (rc *Recorder) Delete(id string) error {
 	delete(rc.dirty, id)
 	base := filepath.Join(rc.dir, r.ID+".json")
 	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(base)}
+	for _, ext := range []string{".vtt", ".timeline.json"} {
+		_ = os.Remove(filepath.Join(rc.dir, r.ID+ext))
+	}
 	_ = os.Remove(base + failedSuffix)
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -553,6 +597,16 @@ func (rc *Recorder) Path(id string) (string, Recording, error) {
 		return "", r, err
 	}
 	return filepath.Join(rc.dir, r.File), r, nil
+}
+
+// TimelinePath returns the timeline file of a finished recording: ext is
+// ".vtt" or ".timeline.json".
+func (rc *Recorder) TimelinePath(id, ext string) (string, Recording, error) {
+	r, err := rc.Get(id)
+	if err != nil {
+		return "", r, err
+	}
+	return filepath.Join(rc.dir, r.ID+ext), r, nil
 }
 
 // Close finishes every running recording and waits for the files.

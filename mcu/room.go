@@ -724,6 +724,7 @@ type roomMixer struct {
 	lim     *mixer.Limiter
 	det     *mixer.SpeakerDetector
 	ins     [][]float32
+	ids     []string // whose block each of ins is
 	minus   [][]float32
 	lims    []*mixer.Limiter
 	active  []*Participant
@@ -747,7 +748,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			}
 		}
 	}
-	m.ins, m.minus, m.lims, m.active = m.ins[:0], m.minus[:0], m.lims[:0], m.active[:0]
+	m.ins, m.ids, m.minus, m.lims, m.active = m.ins[:0], m.ids[:0], m.minus[:0], m.lims[:0], m.active[:0]
 	for _, p := range snap.all {
 		if !p.connected.Load() {
 			continue // nobody to send to yet
@@ -768,6 +769,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			m.det.Observe(p.id, b)
 		}
 		m.ins = append(m.ins, b)
+		m.ids = append(m.ids, p.id)
 		m.minus = append(m.minus, p.mixBuf())
 		m.lims = append(m.lims, o.lim)
 	}
@@ -778,6 +780,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			m.det.Observe(p.id, b)
 			if b != nil {
 				m.ins = append(m.ins, b)
+				m.ids = append(m.ids, p.id)
 				m.minus = append(m.minus, nil)
 				m.lims = append(m.lims, nil)
 			}
@@ -795,6 +798,10 @@ func (m *roomMixer) mixBlock(at time.Time) {
 		}
 	}
 	for _, k := range r.sinks.Load().sinks {
+		if v, ok := k.(voiceSink); ok && v.wantsVoices() {
+			v.Voices(m.ids, m.ins, at)
+			continue
+		}
 		k.Audio(m.full, at)
 	}
 	r.audioMixed.Add(1)

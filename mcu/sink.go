@@ -37,6 +37,16 @@ type Sink interface {
 	Audio(mix []float32, at time.Time)
 }
 
+// voiceSink is a Sink that mixes for itself when wantsVoices: a recording
+// that leaves people out gets every voice instead of the room's mix, on
+// the audio goroutine, in place of Audio.
+type voiceSink interface {
+	wantsVoices() bool
+	// Voices gives participant ids[i]'s 20 ms block blocks[i] (nil for
+	// silence) for wall-clock time at; the blocks are reused afterwards.
+	Voices(ids []string, blocks [][]float32, at time.Time)
+}
+
 // LivePacket is one packet of the room's live video output, handed to
 // subscribers (recordings at the room's own settings) instead of encoding
 // the same picture twice.

@@ -21,6 +21,30 @@ func (a *api) recordingRoutes(g *gin.Engine) {
 	g.GET("/api/recordings/:id/download", a.downloadRecording)
 	g.HEAD("/api/recordings/:id/download", a.downloadRecording)
 	g.DELETE("/api/recordings/:id", a.deleteRecording)
+	g.GET("/api/recordings/:id/timeline.vtt", a.timeline(".vtt", "text/vtt; charset=utf-8"))
+	g.GET("/api/recordings/:id/timeline.json", a.timeline(".timeline.json", "application/json"))
+}
+
+// timeline serves a recording's speaker timeline, written when the
+// recording ends: 409 while it is still recording.
+func (a *api) timeline(ext, ctype string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		path, rec, err := a.recorder.TimelinePath(c.Param("id"), ext)
+		if err != nil {
+			a.recordingError(c, err)
+			return
+		}
+		if rec.State == mcu.StateRecording {
+			apiError(c, http.StatusConflict, "recording "+rec.ID+" is still running: its timeline is written when it ends")
+			return
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			apiError(c, http.StatusNotFound, "recording "+rec.ID+" has no timeline")
+			return
+		}
+		c.Data(http.StatusOK, ctype, data)
+	}
 }
 
 func (a *api) recordingError(c *gin.Context, err error) {
