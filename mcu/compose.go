@@ -35,6 +35,11 @@ type ComposeOptions struct {
 	Inputs  []ComposeInput
 	// Threads for the video encoder (0 = 1).
 	Threads int
+	// Layout arranges the inputs (default auto: a grid); the speaker
+	// layouts follow who speaks in the inputs' audio. Pinned names the
+	// input (its Name) shown large.
+	Layout mixer.Layout
+	Pinned string
 	// Progress, if set, is called about twice a second.
 	Progress func(ComposeProgress)
 }
@@ -142,6 +147,19 @@ func Compose(ctx context.Context, o ComposeOptions) (res ComposeResult, err erro
 	defer comp.Close()
 	comp.StaleAfter = 0 // files: hold each picture until the next or the end
 	comp.SetTiles(tiles)
+	if o.Layout != "" || o.Pinned != "" {
+		pinned := ""
+		for _, t := range tiles {
+			if o.Pinned != "" && t.Name == o.Pinned {
+				pinned = t.ID
+			}
+		}
+		if o.Pinned != "" && pinned == "" {
+			return res, fmt.Errorf("compose: -pin %q names no input", o.Pinned)
+		}
+		comp.SetLayout(o.Layout, pinned)
+	}
+	speakers := newComposeSpeakers(tiles)
 
 	tmp := o.Output + ".part"
 	writer, err := transcode.NewFileWriter(transcode.WriterConfig{
@@ -209,6 +227,9 @@ func Compose(ctx context.Context, o ComposeOptions) (res ComposeResult, err erro
 			ins[i] = ins[i][:n]
 			s.track.Take(ins[i])
 		}
+		if changed := speakers.feed(ins); changed != nil {
+			comp.SetTiles(changed)
+		}
 		mixer.Mix(ins, mix, lim, nil, nil)
 		if err := writer.WriteAudio(mix); err != nil {
 			return res, fmt.Errorf("compose: %w", err)
@@ -236,6 +257,47 @@ func Compose(ctx context.Context, o ComposeOptions) (res ComposeResult, err erro
 		o.Progress(ComposeProgress{Done: res.Duration, Total: res.Duration, Elapsed: res.Elapsed})
 	}
 	return res, nil
+}
+
+// composeSpeakers runs the speaker detector over the inputs' audio in 20 ms
+// blocks, whatever the frame rate cuts it into.
+type composeSpeakers struct {
+	det      *mixer.SpeakerDetector
+	tiles    []mixer.Tile
+	pending  [][]float32
+	dominant string
+}
+
+func newComposeSpeakers(tiles []mixer.Tile) *composeSpeakers {
+	return &composeSpeakers{det: mixer.NewSpeakerDetector(), tiles: tiles, pending: make([][]float32, len(tiles))}
+}
+
+// feed takes one frame's audio of every input and returns the tiles with
+// the new speaker marked when who speaks changed, else nil.
+func (c *composeSpeakers) feed(ins [][]float32) []mixer.Tile {
+	for i, in := range ins {
+		c.pending[i] = append(c.pending[i], in...)
+	}
+	var out []mixer.Tile
+	for len(c.pending[0]) >= mixer.BlockSamples {
+		for i := range c.pending {
+			c.det.Observe(c.tiles[i].ID, c.pending[i][:mixer.BlockSamples])
+			c.pending[i] = c.pending[i][mixer.BlockSamples:]
+		}
+		levels, ok := c.det.Next()
+		if !ok {
+			continue
+		}
+		dominant := ""
+		if len(levels) > 0 && levels[0].Active {
+			dominant = levels[0].ID
+		}
+		if dominant != c.dominant {
+			c.dominant = dominant
+			out = decorate(c.tiles, dominant)
+		}
+	}
+	return out
 }
 
 func samplePos(t float64) int64 { return int64(math.Round(t * mixer.SampleRate)) }

@@ -232,3 +232,43 @@ func TestParseComposeInput(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeSpeakerLayout: with -layout speaker the input whose audio
+// talks gets the large tile, and a second speaker takes it over only after
+// the hold time.
+func TestComposeSpeakerLayout(t *testing.T) {
+	mediatest.Need(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	mk := func(name, col, expr string) ComposeInput {
+		path := filepath.Join(dir, name+".webm")
+		mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c="+col+":s=320x180:r=15:d=8", "-f", "lavfi", "-i", "aevalsrc='"+expr+"':d=8:s=48000",
+			"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus", path)
+		return ComposeInput{Path: path}
+	}
+	// Red talks for the first 3 s, blue from 3.5 s on: blue becomes the
+	// speaker at about 3.7 s and takes the tile 1.5 s later.
+	inputs := []ComposeInput{
+		mk("red", "red", "0.3*sin(2*PI*500*t)*lt(t,3)"),
+		mk("blue", "blue", "0.3*sin(2*PI*1300*t)*gte(t,3.5)"),
+	}
+	out := filepath.Join(dir, "speaker.webm")
+	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: output.Q360, FPS: 15, Inputs: inputs, Layout: "speaker"}); err != nil {
+		t.Fatal(err)
+	}
+	at := func(sec float64, x, y int, want [3]int, what string) {
+		t.Helper()
+		r, g, b := mediatest.FrameAt(t, out, sec, 640, 360).At(x, y)
+		if !mediatest.Near(r, g, b, want[0], want[1], want[2], 60) {
+			t.Errorf("at %.1f s %s at (%d,%d) is %d,%d,%d", sec, what, x, y, r, g, b)
+		}
+	}
+	red, blue := [3]int{255, 0, 0}, [3]int{0, 0, 255}
+	at(2, 256, 180, red, "large tile (red talking)")
+	at(2, 576, 180, blue, "strip")
+	at(4.6, 256, 180, red, "large tile (blue talking, within the hold)")
+	at(6.5, 256, 180, blue, "large tile (blue after the hold)")
+	at(6.5, 576, 180, red, "strip")
+	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: output.Q360, FPS: 15, Inputs: inputs, Layout: "speaker", Pinned: "nobody"}); err == nil || !strings.Contains(err.Error(), `-pin "nobody" names no input`) {
+		t.Errorf("pin of a missing input: %v", err)
+	}
+}

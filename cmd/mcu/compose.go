@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 )
 
@@ -20,8 +21,10 @@ func runCompose(ctx context.Context, args []string, stderr io.Writer) int {
 	quality := fs.String("quality", "720p", "output size: "+output.AllowedQualities())
 	fps := fs.Int("fps", 30, "output frame rate: 15 or 30")
 	threads := fs.Int("threads", 1, "video encoder threads")
+	layout := fs.String("layout", "auto", "layout: auto (grid), grid, speaker (who talks large), presenter, single")
+	pin := fs.String("pin", "", "input name (file name without extension) shown large in the speaker and single layouts")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mcu compose -o OUT [-quality 360p|480p|720p] [-fps 15|30] INPUT[@SECONDS]...")
+		fmt.Fprintln(stderr, "usage: mcu compose -o OUT [-quality 360p|480p|720p] [-fps 15|30] [-layout grid|speaker|single] [-pin NAME] INPUT[@SECONDS]...")
 		fmt.Fprintln(stderr, "Merges recordings into one grid file as long as the latest input; INPUT@SECONDS starts an input that late.")
 		fs.PrintDefaults()
 	}
@@ -41,6 +44,11 @@ func runCompose(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mcu compose: -fps: %v\n", err)
 		return 2
 	}
+	l, err := mixer.ParseLayout(*layout)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcu compose: -layout: %v\n", err)
+		return 2
+	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "mcu compose: no input files")
 		fs.Usage()
@@ -55,7 +63,7 @@ func runCompose(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		inputs = append(inputs, in)
 	}
-	opts := mcu.ComposeOptions{Output: *out, Quality: q, FPS: *fps, Inputs: inputs, Threads: *threads}
+	opts := mcu.ComposeOptions{Output: *out, Quality: q, FPS: *fps, Inputs: inputs, Threads: *threads, Layout: l, Pinned: *pin}
 	tty := isTerminal(stderr)
 	if tty {
 		opts.Progress = func(p mcu.ComposeProgress) {
