@@ -191,6 +191,7 @@ async function onMessage(s, m) {
       people = new Map((m.participants || []).map((p) => [p.id, p]));
       renderPeople();
       setSettings(m.quality, m.fps);
+      setView(m.layout_mode, m.pinned);
       setState('joined');
       sayInRoom(`Joined ${m.room} as ${mcu.name}. Connecting media…`);
       startPolling();
@@ -218,6 +219,13 @@ async function onMessage(s, m) {
     case 'participant_updated':
       people.set(m.participant.id, m.participant);
       renderPeople();
+      break;
+    case 'speakers':
+      speaking = new Set((m.speakers || []).map((sp) => sp.participant_id));
+      renderPeople();
+      break;
+    case 'view':
+      setView(m.layout_mode, m.pinned);
       break;
     case 'settings':
       setSettings(m.quality, m.fps);
@@ -337,9 +345,33 @@ function renderPeople() {
     const li = document.createElement('li');
     li.dataset.id = p.id;
     const off = [!p.video && 'no video', !p.audio && 'no audio'].filter(Boolean).join(', ');
-    li.textContent = p.name + (p.id === mcu.participantId ? ' (you)' : '') + (off ? ` — ${off}` : '');
+    li.textContent = p.name + (p.id === mcu.participantId ? ' (you)' : '') + (off ? ` — ${off}` : '') +
+      (p.screen ? ' — sharing screen' : '') + (speaking.has(p.id) ? ' — speaking' : '');
+    li.classList.toggle('speaking', speaking.has(p.id));
     return li;
   }));
+  const pin = $('#pinned');
+  const keep = pin.value;
+  pin.replaceChildren(new Option('Active speaker', ''), ...[...people.values()].map((p) => new Option(p.name, p.id)));
+  pin.value = keep;
+}
+
+// speaking holds the ids of the active speakers ("speakers" events).
+let speaking = new Set();
+
+function setView(layout, pinned) {
+  if (layout) $('#layout').value = layout;
+  if (pinned !== undefined && pinned !== null) $('#pinned').value = pinned;
+}
+
+async function applyLayout() {
+  const body = { layout: $('#layout').value, pinned: $('#pinned').value };
+  try {
+    await api('PUT', `/api/rooms/${encodeURIComponent(mcu.room)}`, body);
+    say(`Layout set to ${body.layout}.`);
+  } catch (err) {
+    say('Could not change the layout: ' + err.message, true);
+  }
 }
 
 // ---- call controls ----
@@ -367,6 +399,9 @@ async function toggleShare() {
   }
   screenTrack.onended = () => stopSharing(true);
   if (sess && sess.videoSender) await sess.videoSender.replaceTrack(screenTrack);
+  // The track replaces the camera: only this message tells the server it
+  // is a share, for the presenter layout.
+  send({ type: 'share', screen: true });
   $('#preview').srcObject = new MediaStream([screenTrack]);
   $('#share-screen').setAttribute('aria-pressed', 'true');
   $('#share-screen').textContent = 'Stop sharing';
@@ -378,6 +413,7 @@ async function stopSharing(restore) {
   screenTrack.stop();
   screenTrack = null;
   if (restore && sess && sess.videoSender) await sess.videoSender.replaceTrack(outgoingVideo());
+  send({ type: 'share', screen: false });
   $('#preview').srcObject = local;
   $('#share-screen').setAttribute('aria-pressed', 'false');
   $('#share-screen').textContent = 'Share screen';
@@ -418,6 +454,9 @@ async function startRecording() {
   if ($('#rec-quality').value) body.quality = $('#rec-quality').value;
   if ($('#rec-fps').value) body.fps = Number($('#rec-fps').value);
   if ($('#rec-name').value.trim()) body.name = $('#rec-name').value.trim();
+  if ($('#rec-layout').value) body.layout = $('#rec-layout').value;
+  const exclude = $('#rec-exclude').value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (exclude.length) body.exclude = exclude;
   try {
     const rec = await api('POST', `/api/rooms/${encodeURIComponent(mcu.room)}/recordings`, body);
     mcu.lastRecording = rec;
@@ -548,6 +587,20 @@ function showRecording(rec) {
     media.src = previewURL(rec); // the whole, finished file
     media.preload = 'metadata';
   }
+  addTimeline(media, rec);
+}
+
+// addTimeline shows a finished recording's speaker timeline as a text
+// track of its preview.
+function addTimeline(media, rec) {
+  if (rec.state !== 'finished' || !rec.timeline_url || media.querySelector('track')) return;
+  const t = document.createElement('track');
+  t.kind = 'subtitles';
+  t.label = 'Who speaks';
+  t.srclang = 'und';
+  t.src = rec.timeline_url;
+  t.default = true;
+  media.append(t);
 }
 
 // previewURL differs between a running and a finished recording, because
@@ -647,6 +700,7 @@ $('#mute-cam').onclick = (ev) => toggleTrack('video', ev.currentTarget, 'Stop ca
 $('#share-screen').onclick = toggleShare;
 $('#mixed').onclick = (ev) => ev.currentTarget.play();
 $('#apply-settings').onclick = applySettings;
+$('#apply-layout').onclick = applyLayout;
 $('#rec-start').onclick = startRecording;
 $('#rec-stop').onclick = () => { if (mcu.lastRecording) stopRecording(mcu.lastRecording.id); };
 $('#local-rec-start').onclick = localRecStart;
