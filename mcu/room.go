@@ -69,9 +69,8 @@ type Room struct {
 	// the video loop, the live composite's tiles.
 	speakers        atomic.Pointer[speakerSnapshot]
 	speakerLevels   atomic.Pointer[[]signaling.Speaker]
-	speakerObserver atomic.Pointer[func([]signaling.Speaker)]
-	view            atomic.Pointer[viewSnapshot]
-	placed          atomic.Pointer[[]signaling.Tile]
+	view          atomic.Pointer[viewSnapshot]
+	placed        atomic.Pointer[placement]
 
 	mu           sync.Mutex
 	participants []*Participant
@@ -261,6 +260,7 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.participants = append(r.participants[:idx:idx], r.participants[idx+1:]...)
 	r.publishMembersLocked()
+	r.unpinLocked(p.id)
 	empty := len(r.participants) == 0
 	held := r.holds > 0
 	if empty {
@@ -304,10 +304,16 @@ func (r *Room) layoutChanged() {
 // Layout returns every publisher's tile on the live composite, as the live
 // compositor last placed them (a grid until it first renders).
 func (r *Room) Layout() []signaling.Tile {
-	if p := r.placed.Load(); p != nil {
-		return *p
-	}
 	m := r.members.Load()
+	if p := r.placed.Load(); p != nil && len(p.ids) == len(m.tiles) {
+		same := true
+		for i, t := range m.tiles {
+			same = same && p.ids[i] == t.ID
+		}
+		if same {
+			return p.tiles
+		}
+	}
 	w, h := r.Settings().Quality.Size()
 	rects := mixer.Tiles(len(m.tiles), w, h)
 	out := make([]signaling.Tile, len(m.tiles))
@@ -638,10 +644,13 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 	r.bytesOut.Add(sent)
 	if placed, v := live.comp.Placement(); v != st.placed {
 		st.placed = v
-		tiles := placedTiles(placed)
-		r.placed.Store(&tiles)
-		r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: tiles}, nil)
-		r.RequestKeyframe()
+		next := placedTiles(placed)
+		prev := r.placed.Swap(next)
+		// A new speaker's border changes the placement but not the layout.
+		if prev == nil || !sameLayout(prev.tiles, next.tiles) {
+			r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: next.tiles}, nil)
+			r.RequestKeyframe()
+		}
 	}
 	if fresh := live.comp.DrawnPushTimes(); len(fresh) > 0 {
 		done := time.Now()

@@ -20,9 +20,13 @@ const (
 	TimelineSpeaking = "speaking" // the active speaker from Start to End
 )
 
-// speakerLag is how late the speaker detector sees the start of a turn
-// (about one window): speaking cues are moved back by it.
-const speakerLag = time.Duration(mixer.SpeakerWindowBlocks) * audioBlock
+// speakerLag and speakerEndLag are how late the speaker detector sees the
+// start of a turn (about one window) and its end (about two, as the
+// smoothed level falls): speaking cues are moved back by them.
+const (
+	speakerLag    = time.Duration(mixer.SpeakerWindowBlocks) * audioBlock
+	speakerEndLag = 2 * speakerLag
+)
 
 // TimelineEvent is one entry of a recording's timeline; times are seconds
 // from the start of the file.
@@ -89,9 +93,16 @@ func (l *timelineLog) observe(tiles []mixer.Tile, now time.Time) {
 	}
 	at := now.Add(-speakerLag)
 	if l.speaker != "" {
+		end := now.Add(-speakerEndLag)
+		if speaker != "" {
+			end = at // a handover: the next turn's start is the better clue
+		}
 		for i := len(l.events) - 1; i >= 0; i-- {
 			if e := &l.events[i]; e.kind == TimelineSpeaking && e.id == l.speaker && e.end.IsZero() {
-				e.end = at
+				if end.Before(e.start) {
+					end = e.start
+				}
+				e.end = end
 				break
 			}
 		}

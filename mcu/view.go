@@ -56,9 +56,6 @@ func (r *Room) speakersChanged(levels []mixer.SpeakerLevel) {
 	r.speakers.Store(next)
 	list := append([]signaling.Speaker{}, next.active...)
 	r.broadcast(signaling.Message{Type: signaling.TypeSpeakers, Speakers: &list}, nil)
-	if o := r.speakerObserver.Load(); o != nil {
-		(*o)(list)
-	}
 }
 
 func roundLevel(v float64) float64 { return float64(int(v*1000+0.5)) / 1000 }
@@ -155,17 +152,45 @@ func (r *Room) republish() {
 	}
 }
 
+// placement is the live composite's layout as clients get it, and the ids
+// of every tile it was made for (also those it hides).
+type placement struct {
+	tiles []signaling.Tile
+	ids   []string
+}
+
 // placedTiles converts the live compositor's placement into the layout
 // clients get; tiles the layout hides are left out.
-func placedTiles(placed []mixer.Placed) []signaling.Tile {
-	out := make([]signaling.Tile, 0, len(placed))
+func placedTiles(placed []mixer.Placed) *placement {
+	out := &placement{tiles: make([]signaling.Tile, 0, len(placed))}
 	for _, p := range placed {
+		out.ids = append(out.ids, p.ID)
 		if p.Rect.Empty() {
 			continue
 		}
 		t := tileOf(p.Tile, p.Rect)
 		t.Main = p.Main
-		out = append(out, t)
+		out.tiles = append(out.tiles, t)
 	}
 	return out
+}
+
+// sameLayout compares two layouts as clients see them.
+func sameLayout(a, b []signaling.Tile) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// unpinLocked forgets a pin on a participant who left.
+func (r *Room) unpinLocked(id string) {
+	if v := r.view.Load(); v.pinned == id {
+		r.view.Store(&viewSnapshot{version: v.version + 1, layout: v.layout})
+	}
 }
