@@ -67,8 +67,8 @@ type Room struct {
 	// speakers is written by the audio loop; speakerLevels holds the
 	// latest levels for the API; view by operators (SetView); placed by
 	// the video loop, the live composite's tiles.
-	speakers        atomic.Pointer[speakerSnapshot]
-	speakerLevels   atomic.Pointer[[]signaling.Speaker]
+	speakers      atomic.Pointer[speakerSnapshot]
+	speakerLevels atomic.Pointer[[]signaling.Speaker]
 	view          atomic.Pointer[viewSnapshot]
 	placed        atomic.Pointer[placement]
 
