@@ -26,23 +26,23 @@ import (
 // microphone without a permission prompt, autoplay with sound, ICE on the
 // loopback interface with plain host addresses, and no network chatter.
 var Prefs = map[string]any{
-	"media.navigator.streams.fake":                     true,
-	"media.navigator.permission.disabled":              true,
-	"media.autoplay.default":                           0,
-	"media.autoplay.block-webaudio":                    false,
-	"media.peerconnection.ice.loopback":                true,
+	"media.navigator.streams.fake":                      true,
+	"media.navigator.permission.disabled":               true,
+	"media.autoplay.default":                            0,
+	"media.autoplay.block-webaudio":                     false,
+	"media.peerconnection.ice.loopback":                 true,
 	"media.peerconnection.ice.obfuscate_host_addresses": false,
-	"browser.shell.checkDefaultBrowser":                false,
-	"browser.startup.homepage_override.mstone":         "ignore",
-	"datareporting.policy.dataSubmissionEnabled":       false,
-	"toolkit.telemetry.reportingpolicy.firstRun":       false,
-	"app.update.disabledForTesting":                    true,
-	"browser.aboutwelcome.enabled":                     false,
-	"network.captive-portal-service.enabled":           false,
-	"network.connectivity-service.enabled":             false,
-	"extensions.update.enabled":                        false,
-	"browser.safebrowsing.update.enabled":              false,
-	"marionette.port":                                  0, // any free port, written to MarionetteActivePort
+	"browser.shell.checkDefaultBrowser":                 false,
+	"browser.startup.homepage_override.mstone":          "ignore",
+	"datareporting.policy.dataSubmissionEnabled":        false,
+	"toolkit.telemetry.reportingpolicy.firstRun":        false,
+	"app.update.disabledForTesting":                     true,
+	"browser.aboutwelcome.enabled":                      false,
+	"network.captive-portal-service.enabled":            false,
+	"network.connectivity-service.enabled":              false,
+	"extensions.update.enabled":                         false,
+	"browser.safebrowsing.update.enabled":               false,
+	"marionette.port":                                   0, // any free port, written to MarionetteActivePort
 }
 
 // Browser is a running Firefox with one Marionette session.
