@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,35 +42,82 @@ func needChromium(t *testing.T) {
 	mediatest.Need(t, "ffmpeg", "ffprobe")
 }
 
-// startBrowserServer serves the whole MCU on 127.0.0.1 with the room output
-// at 360p15, to spare the CPU that three browsers also need, and rooms of at
-// most three.
-func startBrowserServer(t *testing.T) string {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+// testServer is a whole MCU serving HTTP on a listener, with the room
+// output at 360p15, to spare the CPU that the browsers also need, and rooms
+// of at most three.
+type testServer struct {
+	URL   string
+	close func()
+}
+
+func newTestServer(ln net.Listener, dir string, log *slog.Logger) (*testServer, error) {
 	transcode.SetLogger(log)
 	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3, Log: log})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	rec, err := mcu.NewRecorder(t.TempDir(), rooms, log)
+	rec, err := mcu.NewRecorder(dir, rooms, log)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	h := httptest.NewServer(web.NewHandler(web.Options{Rooms: rooms, Recorder: rec, Signaling: sig, Log: log}))
-	t.Cleanup(func() {
+	h := httptest.NewUnstartedServer(web.NewHandler(web.Options{Rooms: rooms, Recorder: rec, Signaling: sig, Log: log}))
+	h.Listener.Close()
+	h.Listener = ln
+	h.Start()
+	return &testServer{URL: h.URL, close: func() {
 		sig.Close()
 		h.Close()
 		rec.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = rooms.Close(ctx)
+	}}, nil
+}
+
+var shared struct {
+	once sync.Once
+	srv  *testServer
+	dir  string
+	err  error
+}
+
+// startBrowserServer returns the address of the server that the browser
+// tests share (each in rooms of its own), started on first use on
+// 127.0.0.1 and closed by TestMain.
+func startBrowserServer(t *testing.T) string {
+	t.Helper()
+	shared.once.Do(func() {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		if shared.dir, err = os.MkdirTemp("", "mcu-browser-"); err != nil {
+			shared.err = err
+			return
+		}
+		shared.srv, shared.err = newTestServer(ln, shared.dir, log)
 	})
-	return h.URL
+	if shared.err != nil {
+		t.Fatalf("starting the shared test server: %v", shared.err)
+	}
+	return shared.srv.URL
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.close()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
 }
 
 type logWriter struct{ t *testing.T }

@@ -373,6 +373,8 @@ async function onMessage(s, m) {
     case 'answer':
       if (s.pc.signalingState !== 'have-local-offer') return;
       await s.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+      // A restart on a path that still works never leaves 'connected'.
+      if (s.pc.connectionState === 'connected' && mcu.state !== 'connected') connected(s);
       break;
     case 'offer': // renegotiation by the server
       await s.pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
@@ -459,12 +461,7 @@ async function negotiate(s) {
     if (s.closed) return;
     switch (pc.connectionState) {
       case 'connected':
-        retries = 0;
-        clearTimeout(s.restartTimer);
-        s.restarts = 0;
-        setState('connected');
-        sayInRoom('in_room', { room: mcu.room, name: mcu.name });
-        startStats(s);
+        connected(s);
         break;
       case 'failed':
         restartIce(s);
@@ -479,6 +476,15 @@ async function negotiate(s) {
   await gathered(pc, 3000);
   if (s.closed) return;
   send({ type: 'offer', sdp: pc.localDescription.sdp });
+}
+
+function connected(s) {
+  retries = 0;
+  clearTimeout(s.restartTimer);
+  s.restarts = 0;
+  setState('connected');
+  sayInRoom('in_room', { room: mcu.room, name: mcu.name });
+  startStats(s);
 }
 
 // restartIce looks for a new network path with fresh ICE credentials and
@@ -640,11 +646,23 @@ function fullscreenChanged() {
 }
 
 // A double tap (touch) or double click fills the screen with the room.
+// Some browsers turn a double tap into a dblclick too, others do not: the
+// one that comes second is ignored.
 let lastTap = 0;
+let tapToggled = -1e9;
 function onStageTap(ev) {
   if (ev.pointerType !== 'touch') return;
   const now = ev.timeStamp;
-  if (now - lastTap < 350) { lastTap = 0; toggleFullscreen(); } else lastTap = now;
+  if (now - lastTap < 350) {
+    lastTap = 0;
+    tapToggled = now;
+    toggleFullscreen();
+  } else lastTap = now;
+}
+
+function onStageDblClick(ev) {
+  if (ev.timeStamp - tapToggled < 600) return;
+  toggleFullscreen();
 }
 
 let pipHidden = false;
@@ -1116,7 +1134,7 @@ $('#mute-mic').onclick = () => toggleTrack('audio');
 $('#mute-cam').onclick = () => toggleTrack('video');
 $('#share-screen').onclick = toggleShare;
 $('#fullscreen').onclick = toggleFullscreen;
-$('#mixed').addEventListener('dblclick', toggleFullscreen);
+$('#mixed').addEventListener('dblclick', onStageDblClick);
 $('#mixed').addEventListener('pointerup', onStageTap);
 $('#mixed').addEventListener('click', (ev) => { if (ev.currentTarget.paused) ev.currentTarget.play(); });
 document.addEventListener('fullscreenchange', fullscreenChanged);
