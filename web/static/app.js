@@ -970,11 +970,17 @@ function fmtDuration(s) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function fmtSize(b) {
+// sizeMsg is a byte count as a message, {k, p}, to pass as a parameter.
+function sizeMsg(b) {
   const u = ['size_b', 'size_kb', 'size_mb', 'size_gb'];
-  if (!b) return t('size_b', { n: 0 });
+  if (!b) return { k: 'size_b', p: { n: 0 } };
   const i = Math.min(u.length - 1, Math.floor(Math.log(b) / Math.log(1024)));
-  return t(u[i], { n: (b / 1024 ** i).toFixed(i ? 1 : 0) });
+  return { k: u[i], p: { n: (b / 1024 ** i).toFixed(i ? 1 : 0) } };
+}
+
+function fmtSize(b) {
+  const m = sizeMsg(b);
+  return t(m.k, m.p);
 }
 
 // showRecording adds or updates one row of #recordings in place, so that a
@@ -1076,7 +1082,7 @@ function localRecStart() {
     if (!ev.data.size) return;
     localRec.chunks.push(ev.data);
     localRec.bytes += ev.data.size;
-    localInfo('local_recording', { size: fmtSize(localRec.bytes) });
+    localInfo('local_recording', { size: sizeMsg(localRec.bytes) });
   };
   rec.onstop = () => {
     const blob = new Blob(localRec.chunks, { type: rec.mimeType || 'video/webm' });
@@ -1089,7 +1095,7 @@ function localRecStart() {
     a.download = `mcu-${mcu.room}-${new Date().toISOString().replace(/[:.]/g, '-')}.webm`;
     a.hidden = false;
     $('#local-rec-free').disabled = false;
-    localInfo('local_recorded', { size: fmtSize(blob.size) });
+    localInfo('local_recorded', { size: sizeMsg(blob.size) });
     mcu.localRecording = { bytes: blob.size, url: localRec.url };
   };
   rec.start(1000);
