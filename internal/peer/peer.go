@@ -11,6 +11,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -58,6 +61,10 @@ type Options struct {
 	// offer with new credentials and candidates), as a browser that moved
 	// from one network to another does.
 	RestartICE bool
+	// Dialer, when set, opens the websocket (to choose its local address,
+	// say); ICEAddresses, when set, limits the addresses ICE gathers on.
+	Dialer       *websocket.Dialer
+	ICEAddresses func(net.IP) bool
 }
 
 // Client is one connected participant.
@@ -104,7 +111,11 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.FPS == 0 {
 		o.FPS = 15
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, o.URL, nil)
+	dialer := o.Dialer
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	ws, _, err := dialer.DialContext(ctx, o.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: dialing %s: %w", o.URL, err)
 	}
@@ -184,7 +195,18 @@ func (c *Client) SentAt(i int) time.Time {
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
-func newAPI(fastICE bool) (*webrtc.API, error) {
+// freshNet lists the machine's interfaces anew each time ICE gathers, so
+// that an ICE restart after a network change finds the new addresses.
+type freshNet struct{ *stdnet.Net }
+
+func (n freshNet) Interfaces() ([]*transport.Interface, error) {
+	if err := n.UpdateInterfaces(); err != nil {
+		return nil, err
+	}
+	return n.Net.Interfaces()
+}
+
+func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -196,7 +218,16 @@ func newAPI(fastICE bool) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if addrs != nil {
+		se.SetIPFilter(addrs)
+	}
 	if fastICE {
+		// pion lists the interfaces once; a restart must see today's.
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("peer: listing interfaces: %w", err)
+		}
+		se.SetNet(freshNet{n})
 		// disconnected after 1 s without a reply, failed after 4 s more,
 		// a check every 200 ms.
 		se.SetICETimeouts(time.Second, 4*time.Second, 200*time.Millisecond)
@@ -217,7 +248,7 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())
 	}
-	api, err := newAPI(c.opts.RestartICE)
+	api, err := newAPI(c.opts.RestartICE, c.opts.ICEAddresses)
 	if err != nil {
 		return err
 	}
