@@ -335,6 +335,42 @@ func TestBrowserPhone(t *testing.T) {
 			`document.querySelector('#net').dataset.level === 'good' && document.querySelector('#net').getAttribute('aria-label') === 'Connection: good'`)
 	})
 
+	t.Run("KeyboardAndLabels", func(t *testing.T) {
+		p := p.in(t)
+		var unnamed []string
+		p.mustEval(unnamedControlsJS, &unnamed)
+		if len(unnamed) > 0 {
+			t.Errorf("controls without a name for screen readers: %v", unnamed)
+		}
+		var lowContrast []string
+		p.mustEval(lowContrastJS, &lowContrast)
+		if len(lowContrast) > 0 {
+			t.Errorf("text below 4.5:1 contrast: %v", lowContrast)
+		}
+		// The skip link (the first stop of the page), Enter, Tab to the
+		// first control, which shows its focus ring, and Space presses it.
+		p.mustEval(`document.querySelector('.skip').focus(), true`, nil)
+		p.waitJS(time.Second, "skip link focused and shown",
+			`document.activeElement.classList.contains('skip') && document.activeElement.getBoundingClientRect().left >= 0`)
+		if err := p.run(3*time.Second, chromedp.KeyEvent(kb.Enter), chromedp.KeyEvent(kb.Tab)); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(time.Second, "microphone button focused with a visible ring",
+			`document.activeElement.id === 'mute-mic' && document.activeElement.matches(':focus-visible') &&
+			 getComputedStyle(document.activeElement).outlineStyle === 'solid' && parseFloat(getComputedStyle(document.activeElement).outlineWidth) >= 2`)
+		if err := p.run(3*time.Second, chromedp.KeyEvent(" ")); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(time.Second, "microphone muted by the keyboard",
+			`document.querySelector('#mute-mic').getAttribute('aria-pressed') === 'true' && !window.mcu.pc.getSenders().find((s) => s.track && s.track.kind === 'audio').track.enabled`)
+		if err := p.run(3*time.Second, chromedp.KeyEvent(" ")); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(time.Second, "microphone back", `document.querySelector('#mute-mic').getAttribute('aria-pressed') === 'false'`)
+		// Headless Chromium grants the screen wake lock on 127.0.0.1.
+		p.waitJS(time.Second, "screen kept awake during the call", `window.mcu.wakeLock === true`)
+	})
+
 	t.Run("AudioOnly", func(t *testing.T) {
 		p := p.in(t)
 		p.click("#leave")
@@ -469,3 +505,47 @@ func checkRoomMembers(t *testing.T, base, room string, want []string) {
 		t.Errorf("room %s has %v, want %v", room, ids, want)
 	}
 }
+
+// unnamedControlsJS lists the shown buttons, links and form fields that a
+// screen reader could not name.
+const unnamedControlsJS = `(() => {
+	const out = [];
+	for (const el of document.querySelectorAll('button, a[href], input, select, textarea, video')) {
+		if (!el.getClientRects().length) continue;
+		const name = (el.getAttribute('aria-label') || '').trim() || (el.labels && [...el.labels].map((l) => l.textContent).join('').trim()) ||
+			(el.tagName === 'BUTTON' || el.tagName === 'A' ? el.textContent.trim() : '');
+		if (!name) out.push(el.id || el.outerHTML.slice(0, 60));
+	}
+	return out;
+})()`
+
+// lowContrastJS lists shown texts whose colour against the nearest opaque
+// background is below 4.5:1 (3:1 for large text), disabled controls aside.
+const lowContrastJS = `(() => {
+	const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+	const lum = ([r, g, b]) => {
+		const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+		return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+	};
+	const bgOf = (el) => {
+		for (let e = el; e; e = e.parentElement) {
+			const c = rgb(getComputedStyle(e).backgroundColor);
+			if (c.length === 3 || (c.length === 4 && c[3] >= 0.75)) return c.slice(0, 3);
+		}
+		return [255, 255, 255];
+	};
+	const out = [];
+	const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+	for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+		const el = n.parentElement;
+		// (text clipped for screen readers only is not seen)
+		if (!n.textContent.trim() || el.getBoundingClientRect().width <= 1 || el.closest('[disabled], option, script, style')) continue;
+		const cs = getComputedStyle(el);
+		if (cs.visibility === 'hidden') continue;
+		const a = lum(rgb(cs.color)), b = lum(bgOf(el));
+		const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		const large = parseFloat(cs.fontSize) >= 24 || (parseFloat(cs.fontSize) >= 18.66 && Number(cs.fontWeight) >= 700);
+		if (ratio < (large ? 3 : 4.5)) out.push(n.textContent.trim().slice(0, 30) + ' ' + ratio.toFixed(2));
+	}
+	return out;
+})()`
