@@ -100,11 +100,25 @@ func TestBrowserFirefox(t *testing.T) {
 	if testing.Verbose() {
 		log = os.Stderr
 	}
-	b, err := marionette.Launch(ctx, firefoxPath, t.TempDir(), 1280, 900, nil, log)
+	// Not t.TempDir: content processes may outlive the browser a moment.
+	profile, err := os.MkdirTemp("", "mcu-firefox-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	b, err := marionette.Launch(ctx, firefoxPath, profile, 1280, 900, nil, log)
+	if err != nil {
+		os.RemoveAll(profile)
+		t.Fatal(err)
+	}
+	defer func() {
+		b.Close()
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
 	ff := &firefox{t: t, b: b}
 	var version string
 	if err := ff.eval(`navigator.userAgent`, &version); err == nil {

@@ -139,7 +139,12 @@ type page struct {
 // and returns its tab; it is closed when the test ends.
 func openBrowser(t *testing.T, name, camera string) *page {
 	t.Helper()
-	profile := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser is gone.
+	profile, err := os.MkdirTemp("", "mcu-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.UserDataDir(profile),
@@ -162,6 +167,12 @@ func openBrowser(t *testing.T, name, camera string) *page {
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 	p := &page{t: t, name: name, ctx: ctx}
 	chromedp.ListenTarget(ctx, func(ev any) {
