@@ -12,11 +12,13 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -32,6 +34,11 @@ type Participant struct {
 	name string
 	out  signaling.Sender
 	log  *slog.Logger
+	// receiveOnly participants publish nothing: no tile, no voice.
+	receiveOnly bool
+	// connected is true while the PeerConnection is up: the audio loop
+	// encodes a mix for this participant only then.
+	connected atomic.Bool
 
 	pc       *webrtc.PeerConnection
 	audioOut *webrtc.TrackLocalStaticSample
@@ -55,6 +62,8 @@ type Participant struct {
 	packetsLost            atomic.Int64
 	plisSent               atomic.Int64
 	decodeErrors           atomic.Int64
+	strayPackets           atomic.Int64 // dropped far outside the stream's window
+	lastStrayLog           atomic.Int64 // unix nanoseconds
 	lastPLI                atomic.Int64 // unix nanoseconds
 
 	statsMu   sync.Mutex
@@ -73,18 +82,18 @@ type statsSample struct {
 	frames            int64
 }
 
-func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participant, error) {
-	pc, err := r.srv.api.NewPeerConnection(webrtc.Configuration{})
+func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out signaling.Sender) (*Participant, error) {
+	pc, err := r.rooms.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("mcu: peer connection: %w", err)
 	}
-	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
+	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
 	if err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("mcu: audio track: %w", err)
 	}
 	p := &Participant{
-		room: r, id: id, name: name, out: out, log: r.log.With("participant", id),
+		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly,
 		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
@@ -99,9 +108,17 @@ func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participan
 		p.log.Debug("connection state", "state", s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			if !p.connected.Swap(true) {
+				r.receivers.Add(1)
+			}
 			r.RequestKeyframe()
-		case webrtc.PeerConnectionStateFailed:
-			go p.Leave()
+		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			if p.connected.Swap(false) {
+				r.receivers.Add(-1)
+			}
+			if s == webrtc.PeerConnectionStateFailed {
+				go p.Leave()
+			}
 		}
 	})
 	return p, nil
@@ -127,11 +144,22 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	if p.gone.Load() {
 		return "", ErrClosed
 	}
+	audio, video, err := offerShape(sdp)
+	if err != nil {
+		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
 	}
 	if !p.tracksAdded {
-		for _, t := range []webrtc.TrackLocal{p.room.videoTrack, p.audioOut} {
+		var tracks []webrtc.TrackLocal
+		if video {
+			tracks = append(tracks, p.room.videoTrack)
+		}
+		if audio {
+			tracks = append(tracks, p.audioOut)
+		}
+		for _, t := range tracks {
 			sender, err := p.pc.AddTrack(t)
 			if err != nil {
 				return "", fmt.Errorf("mcu: adding %s track: %w", t.Kind(), err)
@@ -154,6 +182,32 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	case <-time.After(3 * time.Second):
 	}
 	return p.pc.LocalDescription().SDP, nil
+}
+
+// offerShape checks that an offer has the shape the protocol allows: at
+// most one audio and one video section, and nothing else. Each decoder
+// costs CPU, so an offer with eight video sections is refused rather than
+// decoded eight times into one tile.
+func offerShape(offer string) (audio, video bool, err error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(offer); err != nil {
+		return false, false, err
+	}
+	var na, nv int
+	for _, m := range d.MediaDescriptions {
+		switch m.MediaName.Media {
+		case "audio":
+			na++
+		case "video":
+			nv++
+		default:
+			return false, false, fmt.Errorf("media section %q is not supported (only audio and video)", m.MediaName.Media)
+		}
+	}
+	if na > 1 || nv > 1 || na+nv == 0 {
+		return false, false, fmt.Errorf("want at most one audio and one video section, got %d audio and %d video", na, nv)
+	}
+	return na == 1, nv == 1, nil
 }
 
 // Answer implements signaling.Session for server-initiated renegotiation.
@@ -184,11 +238,9 @@ func (p *Participant) SetSettings(quality string, fps int) error {
 // placeholder at once; a muted microphone is left out of the mix. The
 // streams keep flowing (and decoding, so unmuting needs no keyframe).
 func (p *Participant) SetMuted(video, audio *bool) error {
+	// The room's video loop sees the camera state on its next tick.
 	if video != nil {
 		p.videoMuted.Store(*video)
-		if *video {
-			p.room.endTile(p.id)
-		}
 	}
 	if audio != nil {
 		p.audioMuted.Store(*audio)
@@ -232,6 +284,9 @@ func (p *Participant) close() {
 		p.log.Debug("closing peer connection", "err", err)
 	}
 	p.wg.Wait()
+	if p.connected.Swap(false) {
+		p.room.receivers.Add(-1)
+	}
 	p.sync.close()
 }
 
@@ -257,6 +312,11 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 
 func (p *Participant) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
+	if p.receiveOnly {
+		// Nothing a receive-only participant sends is decoded or shown.
+		p.log.Warn("receive-only participant sends media; ignored", "kind", t.Kind().String())
+		return
+	}
 	p.log.Info("publishing", "kind", t.Kind().String(), "codec", codec)
 	p.spawn(func() { p.readSenderReports(t, recv) })
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -282,9 +342,11 @@ func (p *Participant) readSenderReports(t *webrtc.TrackRemote, recv *webrtc.RTPR
 	}
 }
 
-// releaseVideo hands the compositors the picture that is due against this
-// participant's audio clock. Called by the room's video loop before it renders.
-func (p *Participant) releaseVideo(now time.Time) {
+// releaseVideo returns the picture that is due now against this
+// participant's audio clock (the caller frees it), or nil. Only the room's
+// video loop calls it: it is the one consumer of the lip-sync queue, and
+// the one that steers the audio delay.
+func (p *Participant) releaseVideo(now time.Time) (*astiav.Frame, time.Time) {
 	f, arrived, delay := p.sync.due(now, p.audioIn.Queued())
 	switch {
 	case delay > 0:
@@ -294,13 +356,7 @@ func (p *Participant) releaseVideo(now time.Time) {
 		p.audioIn.Undelay(int(-delay.Seconds() * mixer.SampleRate))
 		p.log.Debug("reducing lip-sync audio delay", "by", -delay)
 	}
-	if f == nil {
-		return
-	}
-	if !p.videoMuted.Load() {
-		_ = p.room.pushFrame(p.id, f, arrived)
-	}
-	f.Free()
+	return f, arrived
 }
 
 // sendPLI asks the publisher for a keyframe, at most every pliThrottle.
@@ -312,6 +368,17 @@ func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
 	}
 	if err := p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err == nil {
 		p.plisSent.Add(1)
+	}
+}
+
+// strayPacket counts a packet the guard dropped, logging at most one line
+// every 10 s with the count so far.
+func (p *Participant) strayPacket() {
+	n := p.strayPackets.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lastStrayLog.Load()
+	if now-last >= int64(10*time.Second) && p.lastStrayLog.CompareAndSwap(last, now) {
+		p.log.Warn("dropping RTP packets far outside the stream's sequence or timestamp window", "total", n)
 	}
 }
 
@@ -338,7 +405,11 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasVideo.Store(true)
 	defer p.hasVideo.Store(false)
-	fr := newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	newVideoFramer := func() *framer {
+		return newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	}
+	fr := newVideoFramer()
+	guard := &rtpGuard{rate: 90000}
 	ssrc := t.SSRC()
 	needKey := true
 	p.sendPLI(ssrc)
@@ -350,6 +421,14 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr, needKey, haveSeq = newVideoFramer(), true, false
+		}
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
 				p.packetsLost.Add(int64(gap - 1))
@@ -379,10 +458,8 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 				if p.videoMuted.Load() {
 					return nil
 				}
-				if p.sync.hold(f, ts, arrived, p.audioIn.Queued()) {
-					return nil
-				}
-				return p.room.pushFrame(p.id, f, arrived)
+				p.sync.hold(f, ts, arrived)
+				return nil
 			})
 			if err != nil {
 				p.decodeErrors.Add(1)
@@ -407,13 +484,25 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, 48000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	newAudioFramer := func() *framer {
+		return newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	}
+	fr := newAudioFramer()
+	guard := &rtpGuard{rate: output.SampleRate}
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr = newAudioFramer()
+		}
 		for _, s := range fr.push(pkt) {
 			if len(s.Data) == 0 {
 				continue
@@ -466,6 +555,9 @@ type ParticipantInfo struct {
 	PacketsLost   int64     `json:"packets_lost"`
 	PLIsSent      int64     `json:"plis_sent"`
 	DecodeErrors  int64     `json:"decode_errors"`
+	// StrayPackets counts RTP packets dropped for being far outside their
+	// stream's sequence and timestamp window (garbage or a broken sender).
+	StrayPackets int64 `json:"stray_packets"`
 	// AVOffsetMS is the smoothed capture-time offset between the pictures
 	// shown and the audio played with them (negative: pictures late), once
 	// lip sync runs (both streams' sender reports known).
@@ -479,14 +571,11 @@ type ParticipantInfo struct {
 func (p *Participant) Stats() ParticipantInfo {
 	now := time.Now()
 	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
-	p.room.mu.Lock()
-	videoOut := p.room.stats.bytesOut
-	p.room.mu.Unlock()
-	out := p.bytesOut.Load() + videoOut
+	out := p.bytesOut.Load() + p.room.bytesOut.Load()
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
-		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(),
+		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(), StrayPackets: p.strayPackets.Load(),
 	}
 	if off, ok := p.sync.offsetMS(); ok {
 		info.AVOffsetMS = &off

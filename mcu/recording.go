@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -45,19 +46,19 @@ type RecordingOptions struct {
 
 // Recording describes one recording file and its state.
 type Recording struct {
-	ID          string            `json:"id"`
-	Room        string            `json:"room"`
-	Name        string            `json:"name"`
-	Format      transcode.Format  `json:"format"`
-	Quality     transcode.Quality `json:"quality"`
-	FPS         int               `json:"fps"`
-	AudioOnly   bool              `json:"audio_only"`
-	State       string            `json:"state"`
-	StartedAt   time.Time         `json:"started_at"`
-	EndedAt     *time.Time        `json:"ended_at"`
-	DurationS   float64           `json:"duration_s"`
-	SizeBytes   int64             `json:"size_bytes"`
-	DownloadURL string            `json:"download_url"`
+	ID          string         `json:"id"`
+	Room        string         `json:"room"`
+	Name        string         `json:"name"`
+	Format      output.Format  `json:"format"`
+	Quality     output.Quality `json:"quality"`
+	FPS         int            `json:"fps"`
+	AudioOnly   bool           `json:"audio_only"`
+	State       string         `json:"state"`
+	StartedAt   time.Time      `json:"started_at"`
+	EndedAt     *time.Time     `json:"ended_at"`
+	DurationS   float64        `json:"duration_s"`
+	SizeBytes   int64          `json:"size_bytes"`
+	DownloadURL string         `json:"download_url"`
 	// Error says why a recording failed, or notes a recovery.
 	Error string `json:"error,omitempty"`
 	// File is the file name inside the recordings directory.
@@ -84,48 +85,139 @@ func safeName(s string) string {
 // Recordings of one room with equal settings share one compositor and one
 // set of encoders; the live output keeps its own error-resilient encoder.
 type Recorder struct {
-	dir string
-	srv *Server
-	log *slog.Logger
+	dir     string
+	rooms   *Rooms
+	threads int
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	recs   map[string]*Recording
 	groups map[groupKey]*recGroup
+	dirty  map[string]bool // recordings whose metadata could not be saved
 	closed bool
 	wg     sync.WaitGroup
+	quit   chan struct{}
+}
+
+// idPattern is what newID makes; a metadata file names its recording by it.
+var idPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// failedSuffix marks metadata whose recording failed when the failure could
+// not be saved (a full disk): renaming needs no free space, so the failure
+// survives a restart even then.
+const failedSuffix = ".failed"
+
+// fileName is where recording id's media is: derived from the id, never
+// read from a metadata file, so a hand-edited file cannot point elsewhere.
+func fileName(id string, f output.Format, audioOnly bool) string {
+	ext := string(f)
+	if audioOnly {
+		ext = f.AudioOnlyExt()
+	}
+	return id + "." + ext
 }
 
 // NewRecorder opens dir (creating it) and loads the recordings listed there.
 // Recordings that were still running when the server stopped are kept: the
 // files are written to stay playable, so they are marked finished with the
 // duration found in the file.
-func NewRecorder(dir string, srv *Server, log *slog.Logger) (*Recorder, error) {
+func NewRecorder(dir string, rooms *Rooms, log *slog.Logger) (*Recorder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
 	}
-	rc := &Recorder{dir: dir, srv: srv, log: log.With("component", "recorder"), recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}}
-	metas, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	rc := &Recorder{
+		dir: dir, rooms: rooms, threads: rooms.cfg.EncoderThreads, log: log.With("component", "recorder"),
+		recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}, dirty: map[string]bool{}, quit: make(chan struct{}),
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".json.tmp") {
+			_ = os.Remove(filepath.Join(dir, name)) // a save that never finished
+			continue
+		}
+		failed := strings.HasSuffix(name, ".json"+failedSuffix)
+		id, ok := strings.CutSuffix(strings.TrimSuffix(name, failedSuffix), ".json")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		r, err := rc.load(filepath.Join(dir, name), id)
+		if err != nil {
+			rc.log.Warn("skipping recording metadata", "file", name, "err", err)
+			continue
+		}
+		switch {
+		case failed && r.State != StateFailed:
+			r.State = StateFailed
+			r.Error = "failed before the server restarted; the reason could not be saved"
+			rc.markDirty(r)
+		case r.State == StateRecording:
+			rc.recover(r)
+			rc.markDirty(r)
+		}
+		if old := rc.recs[id]; old == nil || old.State != StateFailed {
+			rc.recs[id] = r
+		}
+	}
+	rc.saveDirtyLocked()
+	rc.wg.Add(1)
+	go rc.retrySaves()
+	return rc, nil
+}
+
+// load reads one metadata file and checks it names recording id.
+func (rc *Recorder) load(path, id string) (*Recording, error) {
+	if !idPattern.MatchString(id) {
+		return nil, fmt.Errorf("not a recording id: %q", id)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range metas {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
-			continue
-		}
-		var r Recording
-		if err := json.Unmarshal(b, &r); err != nil || r.ID == "" {
-			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
-			continue
-		}
-		if r.State == StateRecording {
-			rc.recover(&r)
-			rc.save(&r)
-		}
-		rc.recs[r.ID] = &r
+	var r Recording
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
 	}
-	return rc, nil
+	if r.ID != id {
+		return nil, fmt.Errorf("metadata names recording %q", r.ID)
+	}
+	if r.Format, err = output.ParseFormat(string(r.Format)); err != nil {
+		return nil, err
+	}
+	r.File = fileName(id, r.Format, r.AudioOnly)
+	r.DownloadURL = "/api/recordings/" + id + "/download"
+	return &r, nil
+}
+
+// retrySaves saves metadata that could not be saved, every few seconds,
+// until the recorder closes.
+func (rc *Recorder) retrySaves() {
+	defer rc.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-rc.quit:
+			return
+		case <-t.C:
+			rc.mu.Lock()
+			rc.saveDirtyLocked()
+			rc.mu.Unlock()
+		}
+	}
+}
+
+func (rc *Recorder) markDirty(r *Recording) { rc.dirty[r.ID] = true }
+
+func (rc *Recorder) saveDirtyLocked() {
+	for id := range rc.dirty {
+		if r := rc.recs[id]; r == nil || rc.save(r) == nil {
+			delete(rc.dirty, id)
+		}
+	}
 }
 
 func (rc *Recorder) recover(r *Recording) {
@@ -149,10 +241,14 @@ func (rc *Recorder) recover(r *Recording) {
 	r.EndedAt = &e
 }
 
-func (rc *Recorder) save(r *Recording) {
+// save writes r's metadata through a temporary file. When that fails the
+// recording is saved again later; a failed recording's existing metadata is
+// renamed with failedSuffix meanwhile, so that a restart cannot mistake it
+// for a recording that was cut off and recover it as finished.
+func (rc *Recorder) save(r *Recording) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return
+		return err
 	}
 	path := filepath.Join(rc.dir, r.ID+".json")
 	tmp := path + ".tmp"
@@ -160,9 +256,19 @@ func (rc *Recorder) save(r *Recording) {
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
-	if err != nil {
-		rc.log.Error("saving recording metadata", "id", r.ID, "err", err)
+	if err == nil {
+		_ = os.Remove(path + failedSuffix)
+		return nil
 	}
+	_ = os.Remove(tmp)
+	rc.dirty[r.ID] = true
+	if r.State == StateFailed {
+		if rerr := os.Rename(path, path+failedSuffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			rc.log.Error("marking recording metadata failed", "id", r.ID, "err", rerr)
+		}
+	}
+	rc.log.Error("saving recording metadata; will retry", "id", r.ID, "err", err)
+	return err
 }
 
 func newID() string {
@@ -173,25 +279,25 @@ func newID() string {
 
 // Start begins recording the open room called room.
 func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
-	r, err := rc.srv.Room(room)
+	r, err := rc.rooms.Room(room)
 	if err != nil {
 		return Recording{}, err
 	}
 	rs := r.Settings()
-	rec := Recording{ID: newID(), Room: room, Name: strings.TrimSpace(o.Name), Format: transcode.WebM, Quality: rs.Quality, FPS: rs.FPS, AudioOnly: o.AudioOnly, State: StateRecording, StartedAt: time.Now()}
+	rec := Recording{ID: newID(), Room: room, Name: strings.TrimSpace(o.Name), Format: output.DefaultFormat, Quality: rs.Quality, FPS: rs.FPS, AudioOnly: o.AudioOnly, State: StateRecording, StartedAt: time.Now()}
 	if o.Format != "" {
-		if rec.Format, err = transcode.ParseFormat(o.Format); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "format" must be webm or mp4, not %q`, ErrBadRecording, o.Format)
+		if rec.Format, err = output.ParseFormat(o.Format); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "format": %w`, ErrBadRecording, err)
 		}
 	}
 	if o.Quality != "" {
-		if rec.Quality, err = transcode.ParseQuality(o.Quality); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "quality" must be 360p, 480p or 720p, not %q`, ErrBadRecording, o.Quality)
+		if rec.Quality, err = output.ParseQuality(o.Quality); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "quality": %w`, ErrBadRecording, err)
 		}
 	}
 	if o.FPS != 0 {
-		if err := transcode.CheckFPS(o.FPS); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "fps" must be 15 or 30, not %d`, ErrBadRecording, o.FPS)
+		if _, err := output.ParseFPS(o.FPS); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "fps": %w`, ErrBadRecording, err)
 		}
 		rec.FPS = o.FPS
 	}
@@ -201,11 +307,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 	if rec.Name == "" {
 		rec.Name = room + "-" + rec.StartedAt.Format("20060102-150405")
 	}
-	ext := string(rec.Format)
-	if rec.AudioOnly && rec.Format == transcode.MP4 {
-		ext = "m4a"
-	}
-	rec.File = rec.ID + "." + ext
+	rec.File = fileName(rec.ID, rec.Format, rec.AudioOnly)
 	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
 
 	// A group that is just ending refuses new members; then a new group
@@ -222,6 +324,9 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		// never waited for with rc.mu held.
 		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
 		if err == nil {
+			if !rec.AudioOnly {
+				r.RequestKeyframe() // for a group that writes the live packets
+			}
 			break
 		}
 		rc.mu.Lock()
@@ -236,7 +341,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		}
 	}
 	rc.mu.Lock()
-	rc.save(&rec)
+	_ = rc.save(&rec)
 	snap := rc.snapshotLocked(&rec)
 	rc.mu.Unlock()
 	rc.log.Info("recording started", "id", rec.ID, "room", room, "format", rec.Format, "quality", rec.Quality, "fps", rec.FPS, "audio_only", rec.AudioOnly)
@@ -252,18 +357,37 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 		return nil, ErrClosed
 	}
 	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
-	if g := rc.groups[key]; g != nil && !g.stopped() {
+	if g := rc.groups[key]; g != nil && !g.isStopped() {
 		return g, nil
 	}
-	g, err := newRecGroup(rc, key)
+	reuse := r.Settings() == key.settings()
+	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, finished: rc.finished})
 	if err != nil {
 		return nil, err
 	}
+	// The recorder, not the group, attaches it to the room and holds the
+	// room open while it records.
+	if err := r.AddSink(g); err != nil {
+		g.free()
+		return nil, err
+	}
+	if g.reuse.Load() {
+		if err := r.SubscribeLive(g); err != nil {
+			r.RemoveSink(g)
+			g.free()
+			return nil, err
+		}
+	}
+	r.Hold()
 	rc.groups[key] = g
 	rc.wg.Add(1)
 	go func() {
 		defer rc.wg.Done()
-		g.run()
+		g.run(r.Done())
+		r.UnsubscribeLive(g)
+		r.RemoveSink(g)
+		g.free()
+		r.Release()
 		rc.mu.Lock()
 		if rc.groups[key] == g {
 			delete(rc.groups, key)
@@ -275,7 +399,7 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 
 // announce tells the room's participants about a recording's state.
 func (rc *Recorder) announce(rec Recording) {
-	r, err := rc.srv.Room(rec.Room)
+	r, err := rc.rooms.Room(rec.Room)
 	if err != nil {
 		return
 	}
@@ -283,23 +407,44 @@ func (rc *Recorder) announce(rec Recording) {
 	r.Broadcast(signaling.Message{Type: signaling.TypeRecording, Recording: b})
 }
 
-// finished is called by a group when a member's file is complete.
+// finished is called by a group when a member's file is complete, or as
+// soon as writing it failed.
 func (rc *Recorder) finished(id string, duration float64, ferr error) {
+	end := time.Now()
 	rc.mu.Lock()
 	rec := rc.recs[id]
+	var path string
+	if rec != nil {
+		path = filepath.Join(rc.dir, rec.File)
+	}
+	rc.mu.Unlock()
 	if rec == nil {
-		rc.mu.Unlock()
 		return
 	}
-	end := time.Now()
-	rec.EndedAt, rec.DurationS, rec.State = &end, duration, StateFinished
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	msg := ""
 	if ferr != nil {
-		rec.State, rec.Error = StateFailed, ferr.Error()
+		msg = ferr.Error()
+		if transcode.IsDiskFull(ferr) {
+			msg = "disk full: " + msg
+		}
+		// What was written may be less than what was handed to the muxer:
+		// the file itself says how much it holds.
+		duration = 0
+		if d, err := transcode.ProbeDuration(path); err == nil {
+			duration = d
+		}
+		rc.log.Error("recording failed", "id", id, "err", ferr, "duration_s", duration)
 	}
-	if st, err := os.Stat(filepath.Join(rc.dir, rec.File)); err == nil {
-		rec.SizeBytes = st.Size()
+	rc.mu.Lock()
+	rec.EndedAt, rec.DurationS, rec.State, rec.SizeBytes = &end, duration, StateFinished, size
+	if ferr != nil {
+		rec.State, rec.Error = StateFailed, msg
 	}
-	rc.save(rec)
+	_ = rc.save(rec)
 	snap := *rec
 	rc.mu.Unlock()
 	rc.log.Info("recording finished", "id", id, "state", snap.State, "duration_s", duration, "size", snap.SizeBytes)
@@ -380,7 +525,10 @@ func (rc *Recorder) Delete(id string) error {
 	if r == nil {
 		return fmt.Errorf("%w: %q", ErrRecordingNotFound, id)
 	}
-	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(filepath.Join(rc.dir, r.ID+".json"))}
+	delete(rc.dirty, id)
+	base := filepath.Join(rc.dir, r.ID+".json")
+	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(base)}
+	_ = os.Remove(base + failedSuffix)
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("mcu: deleting recording %s: %w", id, err)
@@ -401,6 +549,9 @@ func (rc *Recorder) Path(id string) (string, Recording, error) {
 // Close finishes every running recording and waits for the files.
 func (rc *Recorder) Close() {
 	rc.mu.Lock()
+	if !rc.closed {
+		close(rc.quit)
+	}
 	rc.closed = true
 	groups := make([]*recGroup, 0, len(rc.groups))
 	for _, g := range rc.groups {

@@ -8,7 +8,10 @@ const (
 	CodeAlreadyJoined = "already_joined" // a second join on one connection
 	CodeBadRequest    = "bad_request"    // a field has an invalid value
 	CodeRoomFull      = "room_full"      // the room admits nobody more
+	CodeServerFull    = "server_full"    // the server admits no new room
+	CodeTimeout       = "timeout"        // no offer in time after join
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
+	CodeRateLimited   = "rate_limited"   // more messages than Options.MaxMessagesPerSecond
 	CodeInternal      = "internal"       // any other failure
 )
 

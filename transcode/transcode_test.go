@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/asticode/go-astiav"
 
 	"github.com/mcu-dev/mcu/internal/mediatest"
+	"github.com/mcu-dev/mcu/output"
 )
 
 // TestWriterSurvivesCrash writes 4 s of media and, without finishing the
@@ -18,7 +20,7 @@ import (
 // process leaves behind.
 func TestWriterSurvivesCrash(t *testing.T) {
 	mediatest.Need(t, "ffprobe")
-	for _, f := range []Format{WebM, MP4} {
+	for _, f := range []output.Format{output.WebM, output.MP4} {
 		t.Run(string(f), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cut."+string(f))
 			w, err := NewFileWriter(WriterConfig{Path: path, Format: f, Width: 640, Height: 360, FPS: 15})
@@ -158,26 +160,6 @@ func TestOpenFileErrorsNameTheFile(t *testing.T) {
 	}
 }
 
-func TestSettings(t *testing.T) {
-	for _, s := range []string{"360p", "480P", " 720p "} {
-		if _, err := ParseQuality(s); err != nil {
-			t.Errorf("ParseQuality(%q): %v", s, err)
-		}
-	}
-	if _, err := ParseQuality("1080p"); !errors.Is(err, ErrBadQuality) {
-		t.Errorf("1080p: %v", err)
-	}
-	if err := CheckFPS(25); !errors.Is(err, ErrBadFPS) {
-		t.Errorf("fps 25: %v", err)
-	}
-	if w, h := Q480.Size(); w != 854 || h != 480 {
-		t.Errorf("480p = %dx%d", w, h)
-	}
-	if _, err := ParseFormat("avi"); !errors.Is(err, ErrBadFormat) {
-		t.Errorf("avi: %v", err)
-	}
-}
-
 func contains(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {
 		if s[i:i+len(sub)] == sub {
@@ -185,4 +167,26 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+func TestLogLimiter(t *testing.T) {
+	l := &logLimiter{kinds: map[logKind]*logWindow{}}
+	now := time.Now()
+	k := logKind{"vp8", 8}
+	logged := 0
+	for i := 0; i < 1000; i++ {
+		if ok, _ := l.allow(k, now.Add(time.Duration(i)*time.Millisecond)); ok {
+			logged++
+		}
+	}
+	if logged != logBurst {
+		t.Fatalf("logged %d of 1000 messages in one window, want %d", logged, logBurst)
+	}
+	if ok, _ := l.allow(logKind{"opus", 8}, now); !ok {
+		t.Fatal("another kind was suppressed")
+	}
+	ok, dropped := l.allow(k, now.Add(logInterval+time.Second))
+	if !ok || dropped != 1000-logBurst {
+		t.Fatalf("next window: logged %v, %d reported suppressed, want %d", ok, dropped, 1000-logBurst)
+	}
 }

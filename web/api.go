@@ -11,6 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/signaling"
 )
 
 //go:embed static
@@ -21,12 +23,19 @@ const maxBodyBytes = 64 << 10
 
 // Options wires the handler to the rest of the server.
 type Options struct {
-	Rooms *mcu.Server
+	Rooms *mcu.Rooms
 	// Recorder serves /api/recordings; nil disables recording.
 	Recorder *mcu.Recorder
 	// Signaling serves /ws.
 	Signaling http.Handler
-	Log       *slog.Logger
+	// Hosts are the host names this server answers to besides loopback
+	// names and IP addresses ("*": any); others are refused, which stops
+	// DNS rebinding.
+	Hosts []string
+	// CheckOrigin approves the Origin of state-changing API requests
+	// (default: signaling.AllowOrigins(nil), same origin only).
+	CheckOrigin func(*http.Request) bool
+	Log         *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -34,6 +43,10 @@ func NewHandler(o Options) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
 	g.Use(gin.Recovery())
+	if o.CheckOrigin == nil {
+		o.CheckOrigin = signaling.AllowOrigins(nil)
+	}
+	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
@@ -64,7 +77,7 @@ func NewHandler(o Options) http.Handler {
 }
 
 type api struct {
-	rooms    *mcu.Server
+	rooms    *mcu.Rooms
 	recorder *mcu.Recorder
 	log      *slog.Logger
 }
@@ -74,7 +87,7 @@ func apiError(c *gin.Context, status int, msg string) {
 }
 
 func (a *api) listRooms(c *gin.Context) {
-	rooms := a.rooms.Rooms()
+	rooms := a.rooms.List()
 	out := make([]mcu.RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
 		out = append(out, r.Info())
@@ -114,7 +127,7 @@ func (a *api) putRoom(c *gin.Context) {
 		return
 	}
 	if req.Quality == "" && req.FPS == 0 {
-		apiError(c, http.StatusBadRequest, `give "quality" (360p, 480p, 720p) and/or "fps" (15, 30)`)
+		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`) and/or "fps" (`+output.AllowedFPS()+`)`)
 		return
 	}
 	if _, err := r.SetSettings(req.Quality, req.FPS); err != nil {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,9 +21,8 @@ import (
 
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -51,27 +49,19 @@ type testServer struct {
 }
 
 func newTestServer(ln net.Listener, dir string, log *slog.Logger) (*testServer, error) {
-	transcode.SetLogger(log)
-	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3, Log: log})
+	srv, err := server.New(server.Config{
+		Rooms:         mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3},
+		RecordingsDir: dir,
+		Log:           log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	rec, err := mcu.NewRecorder(dir, rooms, log)
-	if err != nil {
-		return nil, err
-	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	h := httptest.NewUnstartedServer(web.NewHandler(web.Options{Rooms: rooms, Recorder: rec, Signaling: sig, Log: log}))
-	h.Listener.Close()
-	h.Listener = ln
-	h.Start()
-	return &testServer{URL: h.URL, close: func() {
-		sig.Close()
-		h.Close()
-		rec.Close()
+	srv.Serve(ln)
+	return &testServer{URL: srv.URL(), close: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = rooms.Close(ctx)
+		_ = srv.Close(ctx)
 	}}, nil
 }
 
