@@ -192,7 +192,7 @@ func (p *page) tap(sel string) {
 // phone's own controls (side panel, self-view, full screen by button and by
 // double tap), restarts ICE as a network change would (the participant
 // keeps its place), and joins "audio only" and "watch only". Screenshots of
-// both orientations are kept as artifacts.
+// both orientations and of a 320 px wide phone are kept as artifacts.
 func TestBrowserPhone(t *testing.T) {
 	needChromium(t)
 	base := startBrowserServer(t)
@@ -290,6 +290,19 @@ func TestBrowserPhone(t *testing.T) {
 		t.Logf("landscape %.0fx%.0f: picture %v, self-view %v", g.VW, g.VH, g.Pic, g.Pip)
 		p.emulate(phone)
 		p.waitJS(3*time.Second, "portrait again", `innerWidth === 390`)
+	})
+
+	t.Run("Small", func(t *testing.T) {
+		p := p.in(t)
+		small := phone
+		small.Name, small.Width, small.Height = "small phone", 320, 568
+		p.emulate(small)
+		p.waitJS(3*time.Second, "320 px wide", `innerWidth === 320`)
+		g := p.geometry()
+		viewportShot(t, p, "phone-320.png")
+		checkRoomLayout(t, g, false)
+		p.emulate(phone)
+		p.waitJS(3*time.Second, "390 px again", `innerWidth === 390`)
 	})
 
 	t.Run("ICERestart", func(t *testing.T) {
@@ -429,6 +442,15 @@ func TestBrowserPhone(t *testing.T) {
 		for _, id := range got.Controls {
 			if id == "mute-mic" || id == "mute-cam" || id == "share-screen" {
 				t.Errorf("watch only shows the %s control", id)
+			}
+		}
+		// The server gives a receive-only participant no tile.
+		var id string
+		p.mustEval(`window.mcu.participantId`, &id)
+		info := roomInfo(t, base, "P")
+		for _, tl := range info.Layout {
+			if tl.ParticipantID == id {
+				t.Errorf("the watch-only participant %s has a tile: %+v", id, info.Layout)
 			}
 		}
 	})
