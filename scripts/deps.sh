@@ -8,7 +8,8 @@ set -euo pipefail
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg)
 if [ "${1:-}" != "--no-browser" ]; then
-  pkgs+=(chromium firefox-esr)
+  # fonts-noto-cjk: the screenshots of the Chinese page show characters.
+  pkgs+=(chromium firefox-esr fonts-noto-cjk)
 fi
 
 missing=()

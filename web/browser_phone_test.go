@@ -486,6 +486,8 @@ func TestBrowserPhone(t *testing.T) {
 		}
 		p.waitJS(3*time.Second, "expired token message",
 			`window.mcu.state === 'idle' && /access token has expired/.test(document.querySelector('#status').textContent)`)
+		p.mustEval(`window.mcu.setLanguage('zh'), true`, nil)
+		viewportShot(t, p, "phone-join-zh.png")
 	})
 }
 
