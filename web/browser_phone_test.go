@@ -338,6 +338,23 @@ func TestBrowserPhone(t *testing.T) {
 			return p.checkMixed(640, 360, []tile{{0.5, 0.5, 255, 0, 0, "own red tile"}})
 		})
 		checkRoomMembers(t, base, "P", []string{before.ID})
+
+		// The page restarts by itself when the connection reports failed
+		// (faked here for one event: Chromium's own path still works).
+		p.mustEval(`(() => {
+			const pc = window.mcu.pc;
+			Object.defineProperty(pc, 'connectionState', {get: () => 'failed', configurable: true});
+			pc.dispatchEvent(new Event('connectionstatechange'));
+			delete pc.connectionState;
+			return true;
+		})()`, nil)
+		p.waitJS(5*time.Second, "connected again after a restart on 'failed'",
+			`window.mcu.iceRestarts === 2 && window.mcu.state === 'connected' && window.mcu.pc.signalingState === 'stable'`)
+		var id string
+		p.mustEval(`window.mcu.participantId`, &id)
+		if id != before.ID {
+			t.Errorf("the participant rejoined as %s (was %s)", id, before.ID)
+		}
 	})
 
 	t.Run("ConnectionIndicator", func(t *testing.T) {
@@ -488,6 +505,35 @@ func TestBrowserPhone(t *testing.T) {
 			`window.mcu.state === 'idle' && /access token has expired/.test(document.querySelector('#status').textContent)`)
 		p.mustEval(`window.mcu.setLanguage('zh'), true`, nil)
 		viewportShot(t, p, "phone-join-zh.png")
+		p.mustEval(`window.mcu.setLanguage('en'), true`, nil)
+
+		// A token that may not publish makes a viewer.
+		tok = testToken(map[string]any{"sub": "viewer", "exp": time.Now().Add(time.Hour).Unix(),
+			"video": map[string]any{"room": "P", "roomJoin": true, "canPublish": false}})
+		if err := p.run(10*time.Second, chromedp.Navigate(base+"/?lang=en&token="+tok)); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(2*time.Second, "watch only chosen and the others disabled",
+			`document.querySelector('input[name="mode"]:checked').value === 'watch' &&
+			 document.querySelector('input[name="mode"][value="full"]').disabled && window.mcu.mode === 'watch' &&
+			 document.querySelector('#name').value === 'viewer'`)
+
+		// The server refuses the token in the room (this test server does
+		// not check tokens: the page is handed the error it would send).
+		tok = participantToken("P", "refused", time.Hour)
+		if err := p.run(10*time.Second, chromedp.Navigate(base+"/?autojoin=1&lang=en&token="+tok)); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(20*time.Second, "connected", `window.mcu.state === 'connected'`)
+		p.mustEval(`window.mcu.ws.dispatchEvent(new MessageEvent('message', {data: JSON.stringify(
+			{type: 'error', code: 'forbidden', message: 'token: no roomJoin grant for room P'})})), true`, nil)
+		p.waitJS(3*time.Second, "forbidden message, back at the join form",
+			`window.mcu.state === 'idle' && !document.querySelector('#join-panel').hidden &&
+			 /Could not join: your access token does not allow this/.test(document.querySelector('#status').textContent)`)
+		if err := p.run(5*time.Second, chromedp.Sleep(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(time.Second, "no retry with a refused token", `window.mcu.state === 'idle' && !window.mcu.ws`)
 	})
 }
 

@@ -131,8 +131,16 @@ function setToken(tok) {
   $('#show-operator').hidden = !record;
   if (claims) {
     if (grant.room && !$('#room').value) $('#room').value = grant.room;
-    if (claims.name && !$('#name').value) $('#name').value = claims.name;
+    // The server shows the token's name (or identity) whatever is typed.
+    const shown = claims.name || claims.sub;
+    if (shown && !$('#name').value) $('#name').value = shown;
   }
+  // A token that may not publish joins as a viewer.
+  const viewer = grant.canPublish === false;
+  document.querySelectorAll('input[name="mode"]').forEach((r) => {
+    r.disabled = viewer && r.value !== 'watch';
+    if (viewer && r.value === 'watch' && !r.checked) { r.checked = true; applyMode(); }
+  });
 }
 
 function tokenExpired() {
@@ -145,6 +153,9 @@ function errorKey(code) {
     case 'unauthorized': return tokenExpired() ? 'err_token_expired' : 'err_unauthorized';
     case 'forbidden': return 'err_forbidden';
     case 'room_full': return 'err_room_full';
+    case 'server_full': return 'err_server_full';
+    case 'rate_limited': return 'err_rate_limited';
+    case 'timeout': return 'err_timeout';
     case 'bad_request': return 'err_bad_request';
     default: return 'err_server';
   }
@@ -357,6 +368,7 @@ async function onMessage(s, m) {
   switch (m.type) {
     case 'joined':
       mcu.participantId = m.participant_id;
+      s.iceServers = m.ice_servers;
       people = new Map((m.participants || []).map((p) => [p.id, p]));
       renderPeople();
       setSettings(m.quality, m.fps);
@@ -408,7 +420,12 @@ async function onMessage(s, m) {
 function onError(m) {
   console.warn('server error', m.code, m.message);
   const key = errorKey(m.code);
-  if (mcu.state === 'joining' || mcu.state === 'reconnecting') {
+  // The server closes the connection after these: trying again with the
+  // same token would not help.
+  const fatal = m.code === 'unauthorized' || m.code === 'forbidden';
+  if (fatal || mcu.state === 'joining' || mcu.state === 'reconnecting') {
+    clearTimeout(retryTimer);
+    stopPolling();
     hangUp();
     setState('idle');
     say('could_not_join', { why: { k: key, p: { detail: m.message } } }, true);
@@ -423,7 +440,8 @@ function outgoingVideo() {
 }
 
 async function negotiate(s) {
-  const pc = new RTCPeerConnection();
+  // STUN/TURN servers, when the server names some in 'joined'.
+  const pc = new RTCPeerConnection({ iceServers: s.iceServers || [] });
   s.pc = pc;
   const mic = local ? local.getAudioTracks()[0] : null;
   const cam = outgoingVideo();
