@@ -131,13 +131,18 @@ func TestICERestartNetworkChange(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			// A failure there (a data race under -race, say) fails this test.
+			if err != nil {
+				t.Errorf("the helper process ended with %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
+			t.Errorf("the helper process did not end when its stdin closed")
 		}
 	})
 	st := &helperState{}

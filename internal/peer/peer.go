@@ -197,14 +197,47 @@ func (c *Client) SentAt(i int) time.Time {
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
 // freshNet lists the machine's interfaces anew each time ICE gathers, so
-// that an ICE restart after a network change finds the new addresses.
-type freshNet struct{ *stdnet.Net }
+// that an ICE restart after a network change finds the new addresses. Each
+// list is a new stdnet.Net, never changed once made, since ICE gathers on
+// several goroutines at once.
+type freshNet struct {
+	transport.Net // listening and dialing
 
-func (n freshNet) Interfaces() ([]*transport.Interface, error) {
-	if err := n.UpdateInterfaces(); err != nil {
-		return nil, err
+	mu  sync.Mutex
+	cur *stdnet.Net // the latest interface list
+}
+
+func newFreshNet() (*freshNet, error) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("peer: listing interfaces: %w", err)
 	}
-	return n.Net.Interfaces()
+	return &freshNet{Net: n, cur: n}, nil
+}
+
+func (n *freshNet) Interfaces() ([]*transport.Interface, error) {
+	fresh, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("peer: listing interfaces: %w", err)
+	}
+	n.mu.Lock()
+	n.cur = fresh
+	n.mu.Unlock()
+	return fresh.Interfaces()
+}
+
+func (n *freshNet) latest() *stdnet.Net {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cur
+}
+
+func (n *freshNet) InterfaceByIndex(index int) (*transport.Interface, error) {
+	return n.latest().InterfaceByIndex(index)
+}
+
+func (n *freshNet) InterfaceByName(name string) (*transport.Interface, error) {
+	return n.latest().InterfaceByName(name)
 }
 
 func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
@@ -224,11 +257,11 @@ func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	}
 	if fastICE {
 		// pion lists the interfaces once; a restart must see today's.
-		n, err := stdnet.NewNet()
+		n, err := newFreshNet()
 		if err != nil {
-			return nil, fmt.Errorf("peer: listing interfaces: %w", err)
+			return nil, err
 		}
-		se.SetNet(freshNet{n})
+		se.SetNet(n)
 		// disconnected after 1 s without a reply, failed after 4 s more,
 		// a check every 200 ms.
 		se.SetICETimeouts(time.Second, 4*time.Second, 200*time.Millisecond)
