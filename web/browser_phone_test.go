@@ -534,6 +534,15 @@ func TestBrowserPhone(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.waitJS(time.Second, "no retry with a refused token", `window.mcu.state === 'idle' && !window.mcu.ws`)
+
+		// A reload keeps the tab's token, which the address no longer shows.
+		tok = testToken(map[string]any{"sub": "op", "exp": time.Now().Add(time.Hour).Unix(),
+			"video": map[string]any{"room": "P", "roomJoin": true, "roomAdmin": true}})
+		if err := p.run(10*time.Second, chromedp.Navigate(base+"/?lang=en&token="+tok), chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		p.waitJS(3*time.Second, "the token after a reload",
+			`!location.search.includes('token') && !document.querySelector('#show-operator').hidden && document.querySelector('#name').value === 'op'`)
 	})
 }
 

@@ -117,6 +117,9 @@ function decodeToken(tok) {
 
 function setToken(tok) {
   token = (tok || '').trim();
+  try {
+    if (token) sessionStorage.setItem('mcu.token', token); else sessionStorage.removeItem('mcu.token');
+  } catch (_) { /* storage off */ }
   claims = token ? decodeToken(token) : null;
   mcu.claims = claims;
   const grant = (claims && claims.video) || {};
@@ -652,7 +655,8 @@ async function toggleFullscreen() {
 
 function exitFullscreen() {
   if (!isFullscreen()) return;
-  (document.exitFullscreen || document.webkitExitFullscreen).call(document).catch?.(() => {});
+  const r = (document.exitFullscreen || document.webkitExitFullscreen).call(document);
+  if (r && r.catch) r.catch(() => {});
 }
 
 function fullscreenChanged() {
@@ -1199,10 +1203,13 @@ mcu.messages = messages;
   if (m && document.querySelector(`input[name="mode"][value="${CSS.escape(m)}"]`)) {
     document.querySelector(`input[name="mode"][value="${CSS.escape(m)}"]`).checked = true;
   }
-  $('#token').value = q.get('token') || '';
+  // The token is kept out of the address bar, history and screenshots, and
+  // in this tab's session storage, so that a reload still has it.
+  let savedToken = '';
+  try { savedToken = sessionStorage.getItem('mcu.token') || ''; } catch (_) { /* storage off */ }
+  $('#token').value = q.get('token') || savedToken;
   setToken($('#token').value);
   if (q.has('token')) {
-    // Keep the token out of the address bar, history and screenshots.
     const u = new URL(location.href);
     u.searchParams.delete('token');
     history.replaceState(null, '', u);
