@@ -110,6 +110,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// logWriter sends a server's log lines to the test's log.
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
 // fakeCamera writes a 2 s solid-colour Y4M clip that Chromium loops as its camera.
 func fakeCamera(t *testing.T, dir, name, colour string) string {
 	t.Helper()
