@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/mcu-dev/mcu/internal/peer"
 )
 
@@ -41,11 +39,11 @@ func TestNetworkChangeHelper(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	green := color.RGBA{0, 255, 0, 255}
+	// The websocket leaves from sigIP (the namespace's route to the
+	// server says so); media must not.
 	sigIP := net.ParseIP(os.Getenv(helperSignalIP))
-	dialer := *websocket.DefaultDialer
-	dialer.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: sigIP}}).DialContext
 	c, err := peer.Dial(ctx, peer.Options{URL: ws, Room: "N", Name: "mover", Colour: &green, RestartICE: true,
-		Dialer: &dialer, ICEAddresses: func(ip net.IP) bool { return !ip.Equal(sigIP) }})
+		ICEAddresses: func(ip net.IP) bool { return !ip.Equal(sigIP) }})
 	if err != nil {
 		fmt.Println("error", err)
 		return
@@ -95,6 +93,8 @@ func TestICERestartNetworkChange(t *testing.T) {
 	ip(t, "-n", ns, "addr", "add", signal+"/24", "dev", vn)
 	ip(t, "-n", ns, "addr", "add", first, "dev", vn)
 	ip(t, "-n", ns, "link", "set", vn, "up")
+	// TCP to the server (the websocket) leaves from the signalling address.
+	ip(t, "-n", ns, "route", "add", host+"/32", "dev", vn, "src", signal)
 
 	// A server of its own, reachable from the namespace.
 	ln, err := net.Listen("tcp", host+":0")

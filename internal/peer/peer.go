@@ -24,8 +24,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-	"github.com/pion/transport/v5"
-	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -62,9 +60,7 @@ type Options struct {
 	// offer with new credentials and candidates), as a browser that moved
 	// from one network to another does.
 	RestartICE bool
-	// Dialer, when set, opens the websocket (to choose its local address,
-	// say); ICEAddresses, when set, limits the addresses ICE gathers on.
-	Dialer       *websocket.Dialer
+	// ICEAddresses, when set, limits the addresses ICE gathers on.
 	ICEAddresses func(net.IP) bool
 }
 
@@ -112,11 +108,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.FPS == 0 {
 		o.FPS = 15
 	}
-	dialer := o.Dialer
-	if dialer == nil {
-		dialer = websocket.DefaultDialer
-	}
-	ws, _, err := dialer.DialContext(ctx, o.URL, nil)
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, o.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: dialing %s: %w", o.URL, err)
 	}
@@ -195,50 +187,6 @@ func (c *Client) SentAt(i int) time.Time {
 
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
-
-// freshNet lists the machine's interfaces anew each time ICE gathers, so
-// that an ICE restart after a network change finds the new addresses. Each
-// list is a new stdnet.Net, never changed once made, since ICE gathers on
-// several goroutines at once.
-type freshNet struct {
-	transport.Net // listening and dialing
-
-	mu  sync.Mutex
-	cur *stdnet.Net // the latest interface list
-}
-
-func newFreshNet() (*freshNet, error) {
-	n, err := stdnet.NewNet()
-	if err != nil {
-		return nil, fmt.Errorf("peer: listing interfaces: %w", err)
-	}
-	return &freshNet{Net: n, cur: n}, nil
-}
-
-func (n *freshNet) Interfaces() ([]*transport.Interface, error) {
-	fresh, err := stdnet.NewNet()
-	if err != nil {
-		return nil, fmt.Errorf("peer: listing interfaces: %w", err)
-	}
-	n.mu.Lock()
-	n.cur = fresh
-	n.mu.Unlock()
-	return fresh.Interfaces()
-}
-
-func (n *freshNet) latest() *stdnet.Net {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.cur
-}
-
-func (n *freshNet) InterfaceByIndex(index int) (*transport.Interface, error) {
-	return n.latest().InterfaceByIndex(index)
-}
-
-func (n *freshNet) InterfaceByName(name string) (*transport.Interface, error) {
-	return n.latest().InterfaceByName(name)
-}
 
 func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
