@@ -3,15 +3,16 @@
 # whatever is already present: the FFmpeg 5.1 development libraries, ffmpeg and
 # ffprobe (the judges of every file we write), pkg-config, the fonts names on
 # tiles are drawn with (Noto CJK covers Chinese, Japanese, Korean, Cyrillic and
-# Latin; DejaVu is the fallback) with fontconfig to find them, and Chromium for
-# the browser tests. Run as root or with sudo available.
+# Latin; DejaVu is the fallback) with fontconfig to find them, and Chromium and
+# Firefox ESR for the browser tests. Run as root or with sudo available.
 set -euo pipefail
 
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg
       fontconfig fonts-noto-cjk fonts-dejavu-core)
 if [ "${1:-}" != "--no-browser" ]; then
-  pkgs+=(chromium)
+  # fonts-noto-cjk: the screenshots of the Chinese page show characters.
+  pkgs+=(chromium firefox-esr fonts-noto-cjk)
 fi
 
 missing=()
