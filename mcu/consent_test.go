@@ -38,10 +38,11 @@ func toneSpans(s []float32, freq float64) [][2]float64 {
 	if on {
 		spans[len(spans)-1][1] = float64(len(s)) / 48000
 	}
-	// Gaps of a few windows are the network's, not the speaker's.
+	// Gaps are the network's (or a busy machine's), not the speaker's:
+	// each test tone plays without a break.
 	merged := spans[:0]
 	for _, sp := range spans {
-		if n := len(merged); n > 0 && sp[0]-merged[n-1][1] < 0.3 {
+		if n := len(merged); n > 0 && sp[0]-merged[n-1][1] < 1 {
 			merged[n-1][1] = sp[1]
 			continue
 		}

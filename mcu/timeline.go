@@ -26,6 +26,8 @@ const (
 const (
 	speakerLag    = time.Duration(mixer.SpeakerWindowBlocks) * audioBlock
 	speakerEndLag = 2 * speakerLag
+	// turnGap is the longest pause inside one turn.
+	turnGap = 500 * time.Millisecond
 )
 
 // TimelineEvent is one entry of a recording's timeline; times are seconds
@@ -145,6 +147,7 @@ func (l *timelineLog) cut(id string, from, to time.Time) Timeline {
 			tl.Events = append(tl.Events, TimelineEvent{Kind: TimelinePresent, ParticipantID: pid, Name: name})
 		}
 	}
+	lastTurn := -1 // index in tl.Events of the latest speaking event
 	for _, e := range l.events {
 		switch e.kind {
 		case TimelineSpeaking:
@@ -152,10 +155,18 @@ func (l *timelineLog) cut(id string, from, to time.Time) Timeline {
 			if end.IsZero() || end.After(to) {
 				end = to
 			}
-			if !end.After(from) || !e.start.Before(to) {
-				continue
+			if !end.After(from) || !e.start.Before(to) || end.Sub(e.start) < speakerLag {
+				continue // outside the file, or a blip shorter than a window
+			}
+			if lastTurn >= 0 {
+				// One turn cut by a breath (or a lost packet) stays one cue.
+				if p := &tl.Events[lastTurn]; p.ParticipantID == e.id && sec(e.start)-p.End < turnGap.Seconds() {
+					p.End = sec(end)
+					continue
+				}
 			}
 			tl.Events = append(tl.Events, TimelineEvent{Kind: e.kind, ParticipantID: e.id, Name: e.name, Start: sec(e.start), End: sec(end)})
+			lastTurn = len(tl.Events) - 1
 		default:
 			if e.start.Before(from) || !e.start.Before(to) || e.initial {
 				continue
