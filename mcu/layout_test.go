@@ -205,4 +205,31 @@ func TestPresenterFollowsScreenShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 3*time.Second, "grid again", func() error { return checkTiles(a, 640, 360, grid...) })
+
+	// The layout over the websocket: a bad one is refused with the reason,
+	// a good one reaches everyone as a view event and on the picture.
+	if err := b.Send(signaling.Message{Type: signaling.TypeView, LayoutMode: "mosaic"}); err != nil {
+		t.Fatal(err)
+	}
+	pin := a.ID
+	if err := b.Send(signaling.Message{Type: signaling.TypeView, LayoutMode: "single", Pinned: &pin}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Second, "single a over the websocket", func() error {
+		return checkTiles(b, 640, 360, tileWant{320, 180, 255, 0, 0, "a alone"}, tileWant{600, 180, 12, 12, 14, "bars, no b"})
+	})
+	refused, told := false, false
+	for _, m := range b.Events() {
+		if m.Type == signaling.TypeError && strings.Contains(m.Message, `unknown layout "mosaic"`) {
+			refused = true
+		}
+	}
+	for _, m := range a.Events() {
+		if m.Type == signaling.TypeView && m.LayoutMode == "single" && m.Pinned != nil && *m.Pinned == a.ID {
+			told = true
+		}
+	}
+	if !refused || !told {
+		t.Errorf("view over the websocket: bad layout refused %v, others told %v", refused, told)
+	}
 }

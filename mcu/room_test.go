@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/color"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/server"
 	"github.com/mcu-dev/mcu/signaling"
@@ -309,6 +311,11 @@ func TestMuteShowsPlaceholder(t *testing.T) {
 	// itself can bring the placeholder.
 	eventually(t, 2500*time.Millisecond, "placeholder right after the camera went off", func() error {
 		return checkTiles(b, 640, 360, tileWant{160, 180, placeholder[0], placeholder[1], placeholder[2], "a muted"}, both[1])
+	})
+	// The muted microphone's mark before a's name.
+	_, _, mark := mixer.LabelBoxOf(mixer.Tile{Name: "a", Muted: true}, image.Rect(0, 0, 320, 360))
+	eventually(t, 2*time.Second, "muted mark", func() error {
+		return checkTiles(b, 640, 360, tileWant{(mark.Min.X + mark.Max.X) / 2, (mark.Min.Y + mark.Max.Y) / 2, 220, 40, 40, "a's muted mark"})
 	})
 	time.Sleep(1500 * time.Millisecond)
 	heard := b.Audio()
