@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/metrics"
+	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
@@ -81,6 +82,12 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	// Find the font for names now, not on a room's first frame.
+	if _, path, err := mixer.LabelFont(); err != nil {
+		cfg.Log.Warn("names on tiles fall back to a Latin-only bitmap font", "err", err)
+	} else {
+		cfg.Log.Debug("font for names on tiles", "file", path)
 	}
 	me := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}

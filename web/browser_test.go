@@ -89,7 +89,7 @@ func TestBrowser(t *testing.T) {
 var grid3 = []tile{
 	{0.25, 0.25, 255, 0, 0, "red tile"},
 	{0.75, 0.25, 0, 255, 0, "green tile"},
-	{0.25, 0.75, 0, 0, 255, "blue tile"},
+	{0.5, 0.75, 0, 0, 255, "blue tile (last row, centred)"},
 }
 
 // testControls has green record the mixed stream in its browser while blue
@@ -99,18 +99,20 @@ func testControls(t *testing.T, red, green, blue *page) {
 
 	blue.click("#mute-cam")
 	// The page tells the server; blue's tile shows its placeholder at once.
-	dark := append(append([]tile(nil), grid3[:2]...), tile{0.25, 0.75, 44, 48, 58, "blue's placeholder with the camera off"})
+	dark := append(append([]tile(nil), grid3[:2]...), tile{0.5, 0.75, 44, 48, 58, "blue's placeholder with the camera off"})
 	red.waitFor(3*time.Second, "blue's placeholder after mute", func() error { return red.checkMixed(640, 360, dark) })
 	blue.click("#mute-cam")
 	red.waitFor(8*time.Second, "blue tile back after unmute", func() error { return red.checkMixed(640, 360, grid3) })
 
 	blue.click("#share-screen")
 	blue.waitJS(5*time.Second, "sharing", `document.querySelector('#share-screen').getAttribute('aria-pressed') === 'true'`)
-	red.waitFor(8*time.Second, "blue tile shows the screen", func() error {
-		if red.checkMixed(640, 360, grid3) == nil {
-			return fmt.Errorf("the blue tile still shows the camera")
+	// The page says it shares: the room's auto layout turns to presenter,
+	// blue's screen large on the left, the cameras in the strip.
+	red.waitFor(8*time.Second, "blue's screen large", func() error {
+		if red.checkMixed(640, 360, []tile{{0.4, 0.5, 0, 0, 255, "blue camera"}}) == nil {
+			return fmt.Errorf("the large tile still shows blue's camera")
 		}
-		return red.checkMixed(640, 360, grid3[:2])
+		return red.checkMixed(640, 360, []tile{{0.9, 0.375, 255, 0, 0, "red in the strip"}, {0.9, 0.625, 0, 255, 0, "green in the strip"}})
 	})
 	blue.click("#share-screen")
 	red.waitFor(8*time.Second, "blue tile back to the camera", func() error { return red.checkMixed(640, 360, grid3) })
@@ -264,7 +266,7 @@ func testPanelRecording(t *testing.T, op, other *page) {
 	for _, tl := range []tile{
 		{320, 180, 255, 0, 0, "red tile"},
 		{960, 180, 0, 255, 0, "green tile"},
-		{320, 540, 0, 0, 255, "blue tile"},
+		{640, 540, 0, 0, 255, "blue tile"},
 	} {
 		r, g, b := pic.At(int(tl.x), int(tl.y))
 		if !mediatest.Near(r, g, b, tl.r, tl.g, tl.b, 60) {
