@@ -83,8 +83,13 @@ func TestRecordingConsentAndTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if reuse := s.Recorder.LiveReuse(); reuse[without.ID] {
-		t.Error("a recording that leaves someone out writes the live packets")
+	// A recording with a layout of its own: blue alone, whatever the room shows.
+	single, err := s.Recorder.Start("consent", mcu.RecordingOptions{Name: "blue-only", Layout: "single", Pinned: b.ID, Format: "mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reuse := s.Recorder.LiveReuse(); reuse[without.ID] || reuse[single.ID] || !reuse[all.ID] {
+		t.Errorf("live packets reused: %v; want only by %s, which shows the live picture", reuse, all.ID)
 	}
 	if _, err := s.Recorder.Start("consent", mcu.RecordingOptions{Include: []string{"a"}, Exclude: []string{"b"}}); err == nil || !strings.Contains(err.Error(), `give "include" or "exclude", not both`) {
 		t.Errorf("include and exclude together: %v", err)
@@ -107,7 +112,7 @@ func TestRecordingConsentAndTimeline(t *testing.T) {
 	if resp.StatusCode != http.StatusConflict {
 		t.Errorf("timeline of a running recording: %d, want 409", resp.StatusCode)
 	}
-	for _, id := range []string{without.ID, all.ID} {
+	for _, id := range []string{without.ID, all.ID, single.ID} {
 		if got, err := s.Recorder.Stop(id); err != nil || got.State != mcu.StateFinished {
 			t.Fatalf("stop: %+v %v", got, err)
 		}
@@ -126,6 +131,13 @@ func TestRecordingConsentAndTimeline(t *testing.T) {
 				t.Fatalf("without-blue: blue pixel at (%d,%d)", x, y)
 			}
 		}
+	}
+	pic = mediatest.FrameAt(t, filepath.Join(dir, single.ID+".mp4"), 2, 640, 360)
+	if r, g, bb := pic.At(320, 180); !mediatest.Near(r, g, bb, 0, 0, 255, 60) {
+		t.Errorf("blue-only: centre is %d,%d,%d, want blue alone", r, g, bb)
+	}
+	if r, g, bb := pic.At(40, 180); mediatest.Near(r, g, bb, 255, 0, 0, 60) {
+		t.Errorf("blue-only: red at the left")
 	}
 	pic = mediatest.FrameAt(t, aPath, 2, 640, 360)
 	if r, g, bb := pic.At(480, 180); !mediatest.Near(r, g, bb, 0, 0, 255, 60) {
