@@ -17,10 +17,6 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// FontEnv names an environment variable that, when set, is the font file
-// used for names on tiles instead of the one fontconfig finds.
-const FontEnv = "MCU_FONT"
-
 // fontQueries are asked of fontconfig in order: fonts that cover Chinese,
 // Japanese, Korean, Cyrillic and Latin in one file come first.
 var fontQueries = []string{"Noto Sans CJK SC", "Noto Sans CJK", "WenQuanYi Zen Hei", "DejaVu Sans"}
@@ -36,7 +32,7 @@ var fontPaths = []string{
 
 // ErrNoFont says no font file was found: names fall back to a Latin-only
 // bitmap font.
-var ErrNoFont = errors.New("mixer: no font for names found (install fonts-noto-cjk and fontconfig, or set " + FontEnv + ")")
+var ErrNoFont = errors.New("mixer: no font for names found (install fonts-noto-cjk and fontconfig: scripts/deps.sh)")
 
 var fontOnce struct {
 	sync.Once
@@ -56,9 +52,6 @@ func LabelFont() (*sfnt.Font, string, error) {
 
 func loadFont() (*sfnt.Font, string, error) {
 	var candidates []string
-	if p := os.Getenv(FontEnv); p != "" {
-		candidates = append(candidates, p)
-	}
 	if fc, err := exec.LookPath("fc-match"); err == nil {
 		for _, q := range fontQueries {
 			out, err := exec.Command(fc, "-f", "%{file}", q).Output()
