@@ -63,7 +63,7 @@ func (f *consentFilter) key() string {
 	for s := range f.who {
 		names = append(names, s)
 	}
-	sortStrings(names)
+	sort.Strings(names)
 	sign := "-"
 	if f.include {
 		sign = "+"
@@ -632,5 +632,3 @@ func (g *recGroup) free() {
 		g.aenc.Close()
 	}
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
