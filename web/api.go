@@ -35,7 +35,12 @@ type Options struct {
 	// CheckOrigin approves the Origin of state-changing API requests
 	// (default: signaling.AllowOrigins(nil), same origin only).
 	CheckOrigin func(*http.Request) bool
-	Log         *slog.Logger
+	// Backend admits WHIP publishers and WHEP viewers (default: Rooms).
+	Backend signaling.Backend
+	// Authorize checks WHIP and WHEP requests (their bearer token); nil
+	// lets everyone in.
+	Authorize Authorize
+	Log       *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -46,14 +51,14 @@ func NewHandler(o Options) http.Handler {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = signaling.AllowOrigins(nil)
 	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
 	})
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
 	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
 	g.GET("/api/rooms", a.listRooms)
 	g.GET("/api/rooms/:room", a.getRoom)
@@ -64,8 +69,16 @@ func NewHandler(o Options) http.Handler {
 	if o.Signaling != nil {
 		g.GET("/ws", gin.WrapH(o.Signaling))
 	}
+	if o.Backend == nil && o.Rooms != nil {
+		o.Backend = o.Rooms
+	}
+	if o.Backend != nil {
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, sessions: map[string]*mediaSession{}}
+		media.routes(g)
+	}
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServer(http.FS(sub))
+	g.GET("/watch", func(c *gin.Context) { c.FileFromFS("watch.html", http.FS(sub)) })
 	g.NoRoute(func(c *gin.Context) {
 		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
 			apiError(c, http.StatusNotFound, "no such API endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
