@@ -89,8 +89,9 @@ type page struct {
 }
 
 // openBrowser launches a Chromium of its own (own profile, own fake camera)
-// and returns its tab; it is closed when the test ends.
-func openBrowser(t *testing.T, name, camera string) *page {
+// and returns its tab; it is closed when the test ends. extra adds flags
+// (a fake microphone file, say).
+func openBrowser(t *testing.T, name, camera string, extra ...chromedp.ExecAllocatorOption) *page {
 	t.Helper()
 	profile := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -110,6 +111,7 @@ func openBrowser(t *testing.T, name, camera string) *page {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {

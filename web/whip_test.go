@@ -98,8 +98,7 @@ type colourTone struct {
 
 // tilesShow checks that pic shows each named participant's colour at the
 // centre of its tile in the room's layout.
-func tilesShow(c *peer.Client, layout []mcu.RoomInfo, want []colourTone) error {
-	info := layout[0]
+func tilesShow(c *peer.Client, info mcu.RoomInfo, want []colourTone) error {
 	img := c.Picture()
 	if img == nil {
 		return errors.New("no picture yet")
@@ -188,10 +187,7 @@ func TestWHIPWHEP(t *testing.T) {
 		whips = append(whips, c)
 	}
 	all := append([]colourTone{red}, pubs...)
-	layout := func() ([]mcu.RoomInfo, error) {
-		info, err := roomInfo(base, "W")
-		return []mcu.RoomInfo{info}, err
-	}
+	layout := func() (mcu.RoomInfo, error) { return roomInfo(base, "W") }
 	eventually(t, 15*time.Second, "participant sees every colour", func() error {
 		l, err := layout()
 		if err != nil {
