@@ -16,6 +16,7 @@ import (
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/server"
 	"github.com/mcu-dev/mcu/web"
@@ -33,6 +34,7 @@ func startMediaServer(t *testing.T) *server.Server {
 	srv, err := server.New(server.Config{
 		Rooms: mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true},
 		Log:   log,
+		Ops:   server.Ops{Metrics: metrics.New()},
 		Authorize: func(r *http.Request, room string, a web.Access) (string, error) {
 			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			switch {
@@ -217,6 +219,16 @@ func TestWHIPWHEP(t *testing.T) {
 	if len(info.Participants) != 3 || info.Viewers != 1 {
 		t.Fatalf("room lists %d participants and %d viewers, want 3 and 1", len(info.Participants), info.Viewers)
 	}
+	// Metrics count WHIP publishers and WHEP viewers as participants.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `mcu_room_participants{room="W"} 4`; !strings.Contains(string(body), want+"\n") {
+		t.Errorf("/metrics lacks %q", want)
+	}
 
 	t.Run("Protocol", func(t *testing.T) { testMediaProtocol(t, base, whips[0].Resource()) })
 
@@ -234,7 +246,7 @@ func TestWHIPWHEP(t *testing.T) {
 		}
 		return nil
 	})
-	resp := do(t, http.MethodDelete, whips[0].Resource(), "", nil)
+	resp = do(t, http.MethodDelete, whips[0].Resource(), "", nil)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("second DELETE: %s, want 404", resp.Status)
 	}
