@@ -322,12 +322,12 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		if err != nil {
 			return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
 		}
+		rec.StartedAt = time.Now() // the file starts now, once the encoders are ready
 		rc.mu.Lock()
 		rc.recs[rec.ID] = &rec
 		rc.mu.Unlock()
 		// The group's goroutine calls back into the recorder, so it is
 		// never waited for with rc.mu held.
-		rec.StartedAt = time.Now() // the file starts now, once the encoders are ready
 		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
 		if err == nil {
 			if !rec.AudioOnly {

@@ -16,6 +16,7 @@ import (
 	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
 )
 
 // Config is what Rooms needs to run rooms.
@@ -141,6 +142,9 @@ func (s *Rooms) OnRoom(fn func(*Room)) {
 func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signaling.Sender) (signaling.Session, error) {
 	for {
 		r, err := s.roomFor(room)
+		if errors.Is(err, ErrServerFull) {
+			return nil, &signaling.Error{Code: signaling.CodeServerFull, Message: fmt.Sprintf("the server has its maximum of %d rooms open; try again later", s.cfg.MaxRooms)}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -150,9 +154,6 @@ func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signalin
 		}
 		if err == ErrRoomFull {
 			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
-		}
-		if errors.Is(err, ErrServerFull) {
-			return nil, &signaling.Error{Code: signaling.CodeServerFull, Message: fmt.Sprintf("the server has its maximum of %d rooms open", s.cfg.MaxRooms)}
 		}
 		if err != nil {
 			return nil, err
@@ -189,7 +190,12 @@ func (s *Rooms) roomFor(name string) (*Room, error) {
 		if s.rooms[name] == r {
 			delete(s.rooms, name)
 		}
+		idle := len(s.rooms) == 0
 		s.mu.Unlock()
+		if idle {
+			// The last room is gone: give what its codecs freed back.
+			transcode.ReleaseMemory()
+		}
 	}()
 	return r, nil
 }

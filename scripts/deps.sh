@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing the MCU needs on Debian/Ubuntu, skipping
 # whatever is already present: the FFmpeg 5.1 development libraries, ffmpeg and
-# ffprobe (the judges of every file we write), pkg-config and Chromium for the
-# browser tests, and the reference WHIP/WHEP JavaScript clients (npm package
-# whip-whep) that the browser tests run, fetched with npm into the ignored
-# folder third_party_npm/. Run as root or with sudo available.
+# ffprobe (the judges of every file we write), pkg-config, Chromium and
+# Firefox ESR for the browser tests, and the reference WHIP/WHEP JavaScript
+# clients (npm package whip-whep) that the browser tests run, fetched with npm
+# into the ignored folder third_party_npm/. Run as root or with sudo available.
 set -euo pipefail
 
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
@@ -14,7 +14,8 @@ if [ "${1:-}" = "--no-browser" ]; then
   browser=0
 fi
 if [ $browser = 1 ]; then
-  pkgs+=(chromium)
+  # fonts-noto-cjk: the screenshots of the Chinese page show characters.
+  pkgs+=(chromium firefox-esr fonts-noto-cjk)
   if ! command -v npm >/dev/null; then
     pkgs+=(npm)
   fi

@@ -555,7 +555,7 @@ func TestRetention(t *testing.T) {
 	for _, r := range []struct {
 		id  string
 		age time.Duration
-	}{{"old0000000000001", 40 * 24 * time.Hour}, {"new0000000000001", 2 * 24 * time.Hour}} {
+	}{{"0dd0000000000001", 40 * 24 * time.Hour}, {"0e00000000000001", 2 * 24 * time.Hour}} {
 		ended := time.Now().Add(-r.age)
 		rec := mcu.Recording{ID: r.id, Room: "r", Name: r.id, Format: "webm", State: mcu.StateFinished, StartedAt: ended.Add(-time.Minute), EndedAt: &ended, File: r.id + ".webm"}
 		b, _ := json.Marshal(rec)
@@ -567,18 +567,18 @@ func TestRetention(t *testing.T) {
 	}
 	srv := start(t, server.Config{RecordingsDir: dir, Ops: server.Ops{RetentionDays: 30}})
 	eventually(t, 5*time.Second, "old recording deleted", func() error {
-		if _, err := os.Stat(filepath.Join(dir, "old0000000000001.webm")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(dir, "0dd0000000000001.webm")); !os.IsNotExist(err) {
 			return fmt.Errorf("old file: %v", err)
 		}
 		return nil
 	})
-	if _, err := os.Stat(filepath.Join(dir, "old0000000000001.json")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, "0dd0000000000001.json")); !os.IsNotExist(err) {
 		t.Errorf("old metadata: %v", err)
 	}
-	if _, err := srv.Recorder.Get("new0000000000001"); err != nil {
+	if _, err := srv.Recorder.Get("0e00000000000001"); err != nil {
 		t.Errorf("recent recording: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "new0000000000001.webm")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "0e00000000000001.webm")); err != nil {
 		t.Errorf("recent file: %v", err)
 	}
 }

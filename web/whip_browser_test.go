@@ -150,7 +150,7 @@ func TestWHIPWHEPBrowser(t *testing.T) {
 	}
 	all := append([]colourTone{red}, pubs...)
 	eventually(t, 20*time.Second, "participant sees every colour", func() error {
-		info, err := roomInfo(base, "B")
+		info, err := mediaRoom(base, "B")
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func TestWHIPWHEPBrowser(t *testing.T) {
 		t.Fatalf("green: WHIPClient.stop(): %q, %v", stopped, err)
 	}
 	eventually(t, 10*time.Second, "green's tile removed", func() error {
-		info, err := roomInfo(base, "B")
+		info, err := mediaRoom(base, "B")
 		if err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func testWatchPage(t *testing.T, base string, all []colourTone) {
 		t.Fatalf("opening %s: %v", u, err)
 	}
 	w.waitJS(15*time.Second, "playing", `window.watch && window.watch.state === 'playing'`)
-	info, err := roomInfo(base, "B")
+	info, err := mediaRoom(base, "B")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func testWatchPage(t *testing.T, base string, all []colourTone) {
 	w.click("#stop")
 	w.waitJS(5*time.Second, "stopped", `window.watch.state === 'stopped'`)
 	eventually(t, 5*time.Second, "viewer gone after Stop", func() error {
-		info, err := roomInfo(base, "B")
+		info, err := mediaRoom(base, "B")
 		if err != nil {
 			return err
 		}

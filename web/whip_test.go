@@ -77,8 +77,8 @@ func eventually(t *testing.T, d time.Duration, what string, check func() error) 
 	}
 }
 
-// roomInfo reads GET /api/rooms/{room}.
-func roomInfo(base, room string) (mcu.RoomInfo, error) {
+// mediaRoom reads GET /api/rooms/{room}.
+func mediaRoom(base, room string) (mcu.RoomInfo, error) {
 	var info mcu.RoomInfo
 	resp, err := http.Get(base + "/api/rooms/" + room)
 	if err != nil {
@@ -189,7 +189,7 @@ func TestWHIPWHEP(t *testing.T) {
 		whips = append(whips, c)
 	}
 	all := append([]colourTone{red}, pubs...)
-	layout := func() (mcu.RoomInfo, error) { return roomInfo(base, "W") }
+	layout := func() (mcu.RoomInfo, error) { return mediaRoom(base, "W") }
 	eventually(t, 15*time.Second, "participant sees every colour", func() error {
 		l, err := layout()
 		if err != nil {
@@ -212,7 +212,7 @@ func TestWHIPWHEP(t *testing.T) {
 		return tilesShow(viewer, l, all)
 	})
 	eventually(t, 5*time.Second, "viewer hears every tone", func() error { return hears(viewer, all, 0) })
-	info, err := roomInfo(base, "W")
+	info, err := mediaRoom(base, "W")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestWHIPWHEP(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "green's tile removed", func() error {
-		info, err := roomInfo(base, "W")
+		info, err := mediaRoom(base, "W")
 		if err != nil {
 			return err
 		}
@@ -267,7 +267,7 @@ func TestWHIPWHEP(t *testing.T) {
 		}
 		return nil
 	})
-	if info, err := roomInfo(base, "empty"); err != nil || info.Viewers != 1 || len(info.Participants) != 0 {
+	if info, err := mediaRoom(base, "empty"); err != nil || info.Viewers != 1 || len(info.Participants) != 0 {
 		t.Fatalf("room of one viewer: %+v, %v", info, err)
 	}
 }

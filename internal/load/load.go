@@ -56,6 +56,10 @@ type Config struct {
 	// Viewers is how many WHEP viewers watch each room besides its
 	// participants: they only count what they receive.
 	Viewers int
+	// Record, when set, starts a recording with these JSON options
+	// (e.g. `{"format":"webm"}`) in every room before the warm-up and
+	// stops it after measuring, so the figures include its cost.
+	Record string
 	// JoinTimeout bounds one client's join and negotiation (default 20 s).
 	JoinTimeout time.Duration
 	Log         *slog.Logger
@@ -168,6 +172,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err := putSettings(ctx, api, r, cfg.Quality, cfg.FPS); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if cfg.Record != "" {
+		for _, r := range rooms {
+			id, err := startRecording(ctx, api, r, cfg.Record)
+			if err != nil {
+				return nil, err
+			}
+			defer stopRecording(api, id)
 		}
 	}
 	if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -379,6 +392,32 @@ func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
 		return info, fmt.Errorf("load: GET room %s: %w", room, err)
 	}
 	return info, nil
+}
+
+func startRecording(ctx context.Context, api, room, options string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/rooms/"+url.PathEscape(room)+"/recordings", strings.NewReader(options))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("load: starting a recording in %s: %w", room, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var rec struct{ ID string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &rec) != nil {
+		return "", fmt.Errorf("load: starting a recording in %s: %s: %s", room, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return rec.ID, nil
+}
+
+func stopRecording(api, id string) {
+	resp, err := httpClient.Post(api+"/api/recordings/"+url.PathEscape(id)+"/stop", "", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
 }
 
 func putSettings(ctx context.Context, api, room, quality string, fps int) error {
