@@ -101,6 +101,7 @@ func startBrowserServer(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	closeMediaServer()
 	if shared.srv != nil {
 		shared.srv.close()
 	}

@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,43 +24,59 @@ import (
 	"github.com/mcu-dev/mcu/web"
 )
 
-// startMediaServer serves the MCU at 360p15 with an Authorize hook that
-// refuses the token "bad", lets the token "viewer" only watch, and names
-// publishers after a "name:" token.
+var mediaServer struct {
+	once sync.Once
+	srv  *server.Server
+	err  error
+}
+
+// startMediaServer returns the server the WHIP/WHEP tests share (each in
+// rooms of its own), started on first use and closed by TestMain. It
+// serves at 360p15 with metrics and an Authorize hook that refuses the
+// token "bad", lets the token "viewer" only watch, and names publishers
+// after a "name:" token.
 func startMediaServer(t *testing.T) *server.Server {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	srv, err := server.New(server.Config{
-		Rooms: mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true},
-		Log:   log,
-		Ops:   server.Ops{Metrics: metrics.New()},
-		Authorize: func(r *http.Request, room string, a web.Access) (string, error) {
-			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			switch {
-			case token == "bad":
-				return "", errors.New("invalid token")
-			case token == "viewer" && a == web.Publish:
-				return "", fmt.Errorf("this token may not publish: %w", web.ErrForbidden)
-			}
-			name, _ := strings.CutPrefix(token, "name:")
-			return name, nil
-		},
+	mediaServer.once.Do(func() {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+		srv, err := server.New(server.Config{
+			Rooms:     mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true},
+			Log:       log,
+			Ops:       server.Ops{Metrics: metrics.New()},
+			Authorize: testAuthorize,
+		})
+		if err == nil {
+			err = srv.Listen("127.0.0.1:0")
+		}
+		mediaServer.srv, mediaServer.err = srv, err
 	})
-	if err != nil {
-		t.Fatal(err)
+	if mediaServer.err != nil {
+		t.Fatalf("starting the WHIP/WHEP test server: %v", mediaServer.err)
 	}
-	if err := srv.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	return mediaServer.srv
+}
+
+func closeMediaServer() {
+	if mediaServer.srv != nil && mediaServer.err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Close(ctx)
-	})
-	return srv
+		_ = mediaServer.srv.Close(ctx)
+	}
+}
+
+func testAuthorize(r *http.Request, room string, a web.Access) (string, error) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case token == "bad":
+		return "", errors.New("invalid token")
+	case token == "viewer" && a == web.Publish:
+		return "", fmt.Errorf("this token may not publish: %w", web.ErrForbidden)
+	}
+	name, _ := strings.CutPrefix(token, "name:")
+	return name, nil
 }
 
 // eventually polls check every 100 ms until it returns nil or d passes.
