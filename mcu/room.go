@@ -183,7 +183,15 @@ func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sende
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if len(r.participants) >= r.rooms.cfg.MaxParticipants {
+	// Publishers and viewers have limits of their own: a room full of
+	// viewers still admits its speakers.
+	viewers := 0
+	for _, q := range r.participants {
+		if q.receiveOnly {
+			viewers++
+		}
+	}
+	if opts.ReceiveOnly && viewers >= r.rooms.cfg.MaxViewers || !opts.ReceiveOnly && len(r.participants)-viewers >= r.rooms.cfg.MaxParticipants {
 		r.mu.Unlock()
 		return nil, ErrRoomFull
 	}
