@@ -217,6 +217,10 @@ func TestWHIPWHEP(t *testing.T) {
 	})
 	eventually(t, 5*time.Second, "participant hears both publishers", func() error { return hears(part, pubs, red.tone) })
 
+	before, err := mediaRoom(base, "W")
+	if err != nil {
+		t.Fatal(err)
+	}
 	viewer, err := peer.DialWHEP(ctx, peer.Options{URL: base + "/whep/W", Decode: true})
 	if err != nil {
 		t.Fatal(err)
@@ -233,6 +237,10 @@ func TestWHIPWHEP(t *testing.T) {
 	info, err := mediaRoom(base, "W")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The viewer's connection asked the room's encoder for a keyframe.
+	if info.Keyframes <= before.Keyframes {
+		t.Errorf("forced keyframes %d before the viewer, %d after: none for the viewer", before.Keyframes, info.Keyframes)
 	}
 	if len(info.Participants) != 3 || info.Viewers != 1 {
 		t.Fatalf("room lists %d participants and %d viewers, want 3 and 1", len(info.Participants), info.Viewers)
