@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,7 +41,10 @@ type Options struct {
 	// Authorize checks WHIP and WHEP requests (their bearer token); nil
 	// lets everyone in.
 	Authorize Authorize
-	Log       *slog.Logger
+	// MediaSessionsPerMinute bounds the WHIP and WHEP sessions one address
+	// may open per minute (default 120; more get 429).
+	MediaSessionsPerMinute int
+	Log                    *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -73,7 +77,11 @@ func NewHandler(o Options) http.Handler {
 		o.Backend = o.Rooms
 	}
 	if o.Backend != nil {
-		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, sessions: map[string]*mediaSession{}}
+		if o.MediaSessionsPerMinute <= 0 {
+			o.MediaSessionsPerMinute = 120
+		}
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute,
+			sessions: map[string]*mediaSession{}, recent: map[string][]time.Time{}}
 		media.routes(g)
 	}
 	sub, _ := fs.Sub(static, "static")

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -61,9 +63,13 @@ type mediaEndpoints struct {
 	backend   signaling.Backend
 	authorize Authorize
 	log       *slog.Logger
+	// perMinute bounds the sessions one address may open per minute: each
+	// costs a PeerConnection, so a flood of POSTs is refused early.
+	perMinute int
 
 	mu       sync.Mutex
 	sessions map[string]*mediaSession
+	recent   map[string][]time.Time // session starts per remote IP
 }
 
 type mediaSession struct {
@@ -163,6 +169,11 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		if !e.allow(c.Request.RemoteAddr, time.Now()) {
+			c.Header("Retry-After", "60")
+			textError(c, http.StatusTooManyRequests, fmt.Sprintf("at most %d sessions a minute from one address", e.perMinute))
+			return
+		}
 		if name == "" {
 			name = strings.TrimSpace(c.Query("name"))
 		}
@@ -215,6 +226,36 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 		c.Header("Accept-Patch", sdpFragType)
 		c.Data(http.StatusCreated, sdpType, []byte(answer))
 	}
+}
+
+// allow counts a session start from remote and reports whether it is
+// within perMinute.
+func (e *mediaEndpoints) allow(remote string, now time.Time) bool {
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.recent) > 10000 { // forget idle addresses
+		for k, ts := range e.recent {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Minute {
+				delete(e.recent, k)
+			}
+		}
+	}
+	ts := e.recent[ip]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > time.Minute {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= e.perMinute {
+		e.recent[ip] = ts
+		return false
+	}
+	e.recent[ip] = append(ts, now)
+	return true
 }
 
 // fail answers a join or offer error with its HTTP status.
