@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
@@ -44,7 +45,10 @@ type Options struct {
 	// MediaSessionsPerMinute bounds the WHIP and WHEP sessions one address
 	// may open per minute (default 120; more get 429).
 	MediaSessionsPerMinute int
-	Log                    *slog.Logger
+	// ICEServers (STUN/TURN) are offered to WHIP and WHEP clients in Link
+	// headers (RFC 9725 section 4.6).
+	ICEServers []webrtc.ICEServer
+	Log        *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -80,7 +84,7 @@ func NewHandler(o Options) http.Handler {
 		if o.MediaSessionsPerMinute <= 0 {
 			o.MediaSessionsPerMinute = 120
 		}
-		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute,
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute, links: iceLinks(o.ICEServers),
 			sessions: map[string]*mediaSession{}, recent: map[string][]time.Time{}}
 		media.routes(g)
 	}

@@ -66,6 +66,7 @@ type mediaEndpoints struct {
 	// perMinute bounds the sessions one address may open per minute: each
 	// costs a PeerConnection, so a flood of POSTs is refused early.
 	perMinute int
+	links     []string // Link header values naming the ICE servers
 
 	mu       sync.Mutex
 	sessions map[string]*mediaSession
@@ -117,6 +118,7 @@ func cors(methods string) gin.HandlerFunc {
 
 func (e *mediaEndpoints) options(methods string) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		e.addLinks(c)
 		c.Header("Allow", methods)
 		c.Header("Accept-Patch", sdpFragType)
 		c.Status(http.StatusNoContent)
@@ -224,7 +226,30 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 		c.Header("Location", a.path()+url.PathEscape(room)+"/"+ms.id)
 		c.Header("ETag", ms.etag)
 		c.Header("Accept-Patch", sdpFragType)
+		e.addLinks(c)
 		c.Data(http.StatusCreated, sdpType, []byte(answer))
+	}
+}
+
+// iceLinks writes each STUN/TURN URL as a Link header value, with the
+// credentials of TURN servers.
+func iceLinks(servers []webrtc.ICEServer) []string {
+	var out []string
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			v := "<" + u + `>; rel="ice-server"`
+			if cred, ok := s.Credential.(string); ok && s.Username != "" {
+				v += fmt.Sprintf(`; username=%q; credential=%q; credential-type="password"`, s.Username, cred)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (e *mediaEndpoints) addLinks(c *gin.Context) {
+	for _, l := range e.links {
+		c.Writer.Header().Add("Link", l)
 	}
 }
 

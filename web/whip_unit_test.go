@@ -37,12 +37,16 @@ func (s fakeSession) SetSettings(string, int) error              { return nil }
 func (s fakeSession) SetMuted(_, _ *bool) error                  { return nil }
 func (s fakeSession) Leave()                                     { s.b.left.Add(1) }
 
-// TestMediaSessionLimit: one address may open MediaSessionsPerMinute
+// TestMediaSessionLimit: the 201 names the ICE servers in Link headers;
+// one address may open MediaSessionsPerMinute
 // WHIP/WHEP sessions a minute; the next gets 429 with Retry-After. WHEP
 // joins are receive-only, and DELETE leaves.
 func TestMediaSessionLimit(t *testing.T) {
 	b := &fakeBackend{}
-	srv := httptest.NewServer(web.NewHandler(web.Options{Backend: b, MediaSessionsPerMinute: 2}))
+	srv := httptest.NewServer(web.NewHandler(web.Options{Backend: b, MediaSessionsPerMinute: 2, ICEServers: []webrtc.ICEServer{
+		{URLs: []string{"stun:stun.example.com:3478"}},
+		{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Username: "u1", Credential: "s3cret"},
+	}}))
 	defer srv.Close()
 	post := func(path string) *http.Response {
 		resp, err := http.Post(srv.URL+path, "application/sdp", strings.NewReader("v=0 offer"))
@@ -55,6 +59,11 @@ func TestMediaSessionLimit(t *testing.T) {
 	first := post("/whip/r")
 	if first.StatusCode != http.StatusCreated || !strings.HasPrefix(first.Header.Get("Location"), "/whip/r/") || first.Header.Get("ETag") == "" {
 		t.Fatalf("first POST: %s, Location %q, ETag %q", first.Status, first.Header.Get("Location"), first.Header.Get("ETag"))
+	}
+	wantLinks := []string{`<stun:stun.example.com:3478>; rel="ice-server"`,
+		`<turn:turn.example.com:3478?transport=udp>; rel="ice-server"; username="u1"; credential="s3cret"; credential-type="password"`}
+	if got := first.Header.Values("Link"); strings.Join(got, "|") != strings.Join(wantLinks, "|") {
+		t.Errorf("Link headers %q, want %q", got, wantLinks)
 	}
 	if resp := post("/whep/r"); resp.StatusCode != http.StatusCreated || b.receiveOnly.Load() != 1 {
 		t.Fatalf("WHEP POST: %s, %d receive-only joins", resp.Status, b.receiveOnly.Load())
