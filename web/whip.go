@@ -118,7 +118,6 @@ func cors(methods string) gin.HandlerFunc {
 
 func (e *mediaEndpoints) options(methods string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		e.addLinks(c)
 		c.Header("Allow", methods)
 		c.Header("Accept-Patch", sdpFragType)
 		c.Status(http.StatusNoContent)
@@ -247,6 +246,8 @@ func iceLinks(servers []webrtc.ICEServer) []string {
 	return out
 }
 
+// addLinks names the ICE servers on an authorized answer only: OPTIONS is
+// unauthenticated, and TURN credentials are not for everyone.
 func (e *mediaEndpoints) addLinks(c *gin.Context) {
 	for _, l := range e.links {
 		c.Writer.Header().Add("Link", l)
