@@ -24,8 +24,12 @@ type Config struct {
 	// Quality and FPS are the output settings of new rooms.
 	Quality output.Quality
 	FPS     int
-	// MaxParticipants per room (0 = 16).
+	// MaxParticipants per room (0 = 16): publishers, each a tile and a
+	// decoder.
 	MaxParticipants int
+	// MaxViewers is the receive-only participants a room admits besides
+	// (0 = 500): they cost sending only.
+	MaxViewers int
 	// MaxRooms open at once (0 = 100); a join that would open one more
 	// gets server_full.
 	MaxRooms int
@@ -75,6 +79,9 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 16
+	}
+	if cfg.MaxViewers <= 0 {
+		cfg.MaxViewers = 500
 	}
 	if cfg.MaxRooms <= 0 {
 		cfg.MaxRooms = 100
@@ -153,6 +160,9 @@ func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signalin
 			continue // the room closed just now; make a new one
 		}
 		if err == ErrRoomFull {
+			if opts.ReceiveOnly {
+				return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q has its maximum of %d viewers", room, s.cfg.MaxViewers)}
+			}
 			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
 		}
 		if err != nil {

@@ -21,6 +21,10 @@ var (
 	labelLuma         = transcode.RGB(230, 230, 230).Y
 )
 
+// WaitingText is written on a canvas without tiles: viewers of a room
+// nobody publishes in see that they are early, not a broken black picture.
+const WaitingText = "Waiting for participants"
+
 // DefaultStaleAfter is how long a tile keeps the last picture of an input
 // that stopped sending before it turns into a placeholder.
 const DefaultStaleAfter = 3 * time.Second
@@ -56,6 +60,7 @@ type Compositor struct {
 	slots  int
 	// drawnAt holds the push times of the pictures the last Render drew.
 	drawnAt []time.Time
+	waiting label // WaitingText at the canvas's scale; reset on resize
 }
 
 // inbox is what producers posted since the last Render.
@@ -208,6 +213,7 @@ func (c *Compositor) take() error {
 		}
 		c.canvas.Close()
 		c.canvas = canvas
+		c.waiting = label{}
 		c.in.resized = false
 		c.relayout()
 	}
@@ -302,6 +308,9 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 		for _, t := range c.tiles {
 			t.drawn, t.holder, t.fresh = image.Rectangle{}, false, t.frame != nil
 		}
+		if len(c.tiles) == 0 {
+			c.drawWaiting()
+		}
 		c.dirty = false
 	}
 	for _, t := range c.tiles {
@@ -336,6 +345,19 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 // Render, so that the owner can measure how long a picture took from
 // arrival to leaving in a composite. The slice is reused by the next Render.
 func (c *Compositor) DrawnPushTimes() []time.Time { return c.drawnAt }
+
+// drawWaiting draws the picture of a room without tiles: the placeholder
+// colour with WaitingText in the middle.
+func (c *Compositor) drawWaiting() {
+	w, h := c.canvas.Size()
+	c.canvas.Fill(image.Rect(0, 0, w, h), PlaceholderColour)
+	if c.waiting.mask == nil {
+		c.waiting = renderLabel(WaitingText, max(1, h/180), w-16)
+	}
+	if c.waiting.mask != nil {
+		c.canvas.DrawMask((w-c.waiting.w)/2, (h-c.waiting.h)/2, c.waiting.mask, c.waiting.w, c.waiting.h, labelLuma)
+	}
+}
 
 func (c *Compositor) drawPlaceholder(t *tileState) {
 	c.canvas.Fill(t.rect, PlaceholderColour)

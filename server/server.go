@@ -40,6 +40,9 @@ type Config struct {
 	Log *slog.Logger
 	// Ops adds metrics, webhooks, health, the disk guard and limits.
 	Ops Ops
+	// Authorize checks WHIP publishers' and WHEP viewers' bearer tokens;
+	// nil admits everyone (as the websocket does without authentication).
+	Authorize web.Authorize
 }
 
 // Server is a running MCU.
@@ -81,10 +84,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	checkOrigin := signaling.AllowOrigins(cfg.Origins)
 	cfg.Signaling.CheckOrigin = checkOrigin
-	s.Signaling = signaling.NewServer(s.ops.backend(s.Rooms), cfg.Log, cfg.Signaling)
+	backend := s.ops.backend(s.Rooms)
+	s.Signaling = signaling.NewServer(backend, cfg.Log, cfg.Signaling)
 	s.Handler = s.ops.handler(web.NewHandler(web.Options{
 		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
 		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
+		Backend: backend, Authorize: cfg.Authorize,
 	}))
 	s.ops.attach(s)
 	return s, nil

@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
@@ -35,7 +37,18 @@ type Options struct {
 	// CheckOrigin approves the Origin of state-changing API requests
 	// (default: signaling.AllowOrigins(nil), same origin only).
 	CheckOrigin func(*http.Request) bool
-	Log         *slog.Logger
+	// Backend admits WHIP publishers and WHEP viewers (default: Rooms).
+	Backend signaling.Backend
+	// Authorize checks WHIP and WHEP requests (their bearer token); nil
+	// lets everyone in.
+	Authorize Authorize
+	// MediaSessionsPerMinute bounds the WHIP and WHEP sessions one address
+	// may open per minute (default 120; more get 429).
+	MediaSessionsPerMinute int
+	// ICEServers (STUN/TURN) are offered to WHIP and WHEP clients in Link
+	// headers (RFC 9725 section 4.6).
+	ICEServers []webrtc.ICEServer
+	Log        *slog.Logger
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -46,14 +59,14 @@ func NewHandler(o Options) http.Handler {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = signaling.AllowOrigins(nil)
 	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
 	})
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
 	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
 	g.GET("/api/rooms", a.listRooms)
 	g.GET("/api/rooms/:room", a.getRoom)
@@ -64,8 +77,20 @@ func NewHandler(o Options) http.Handler {
 	if o.Signaling != nil {
 		g.GET("/ws", gin.WrapH(o.Signaling))
 	}
+	if o.Backend == nil && o.Rooms != nil {
+		o.Backend = o.Rooms
+	}
+	if o.Backend != nil {
+		if o.MediaSessionsPerMinute <= 0 {
+			o.MediaSessionsPerMinute = 120
+		}
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute, links: iceLinks(o.ICEServers),
+			sessions: map[string]*mediaSession{}, recent: map[string][]time.Time{}}
+		media.routes(g)
+	}
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServer(http.FS(sub))
+	g.GET("/watch", func(c *gin.Context) { c.FileFromFS("watch.html", http.FS(sub)) })
 	g.NoRoute(func(c *gin.Context) {
 		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
 			apiError(c, http.StatusNotFound, "no such API endpoint: "+c.Request.Method+" "+c.Request.URL.Path)

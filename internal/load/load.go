@@ -53,6 +53,9 @@ type Config struct {
 	// picture from its publisher to its receiver (0: none). Decoding 720p
 	// costs the load generator CPU, so one room is usually enough.
 	Watchers int
+	// Viewers is how many WHEP viewers watch each room besides its
+	// participants: they only count what they receive.
+	Viewers int
 	// Record, when set, starts a recording with these JSON options
 	// (e.g. `{"format":"webm"}`) in every room before the warm-up and
 	// stops it after measuring, so the figures include its cost.
@@ -97,9 +100,10 @@ func (c *Config) defaults() error {
 var clipColours = []color.RGBA{{200, 40, 40, 255}, {40, 170, 60, 255}, {50, 80, 210, 255}, {210, 190, 40, 255}}
 
 type client struct {
-	room string
-	c    *peer.Client
-	w    *watcher
+	room   string
+	c      *peer.Client
+	w      *watcher
+	viewer bool // a WHEP viewer, not a participant
 	// counters at the start of the measured window
 	frames, bytes, videoBytes int64
 }
@@ -153,6 +157,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Viewers > 0 {
+		viewers, err := joinViewers(ctx, cfg, api, rooms)
+		clients = append(clients, viewers...)
+		if err != nil {
+			leave(clients)
+			return nil, err
+		}
+	}
 	log.Info("everyone joined", "clients", len(clients), "took", time.Since(started).Round(time.Millisecond))
 
 	if cfg.Quality != "" || cfg.FPS != 0 {
@@ -199,6 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, cl := range clients {
 		results[i] = receiverResult{
 			room:       cl.room,
+			viewer:     cl.viewer,
 			frames:     cl.c.FramesReceived.Load() - cl.frames,
 			bytes:      cl.c.BytesReceived.Load() - cl.bytes,
 			videoBytes: cl.c.VideoBytesReceived.Load() - cl.videoBytes,
@@ -310,6 +323,45 @@ func join(ctx context.Context, cfg Config, rooms []string, clips []*peer.Clip) (
 	return clients, nil
 }
 
+// joinViewers connects cfg.Viewers WHEP viewers to each room, a few at a
+// time.
+func joinViewers(ctx context.Context, cfg Config, api string, rooms []string) ([]*client, error) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+		out      []*client
+	)
+	sem := make(chan struct{}, 8)
+	for _, room := range rooms {
+		for i := 0; i < cfg.Viewers; i++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				dctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+				defer cancel()
+				c, err := peer.DialWHEP(dctx, peer.Options{URL: api + "/whep/" + url.PathEscape(room)})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("load: WHEP viewer %d of %s: %w", i+1, room, err)
+					}
+					return
+				}
+				out = append(out, &client{room: room, c: c, viewer: true})
+			}()
+		}
+	}
+	wg.Wait()
+	if firstErr == nil {
+		cfg.Log.Info("viewers joined", "per_room", cfg.Viewers)
+	}
+	return out, firstErr
+}
+
 func leave(clients []*client) {
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -389,6 +441,7 @@ func putSettings(ctx context.Context, api, room, quality string, fps int) error 
 
 type receiverResult struct {
 	room                      string
+	viewer                    bool
 	frames, bytes, videoBytes int64
 	gaps                      []time.Duration
 	e2e                       []float64 // ms, watchers only
@@ -430,13 +483,27 @@ func buildReport(cfg Config, rooms []string, window time.Duration, s0, s1 sample
 	}
 	held := float64(rep.FPS) - 1
 	var allFPS, allGaps, down, downVideo, lat, allE2E []float64
+	var viewerDown, viewerFPS []float64
+	rep.ViewersPerRoom = cfg.Viewers
+	for _, r := range results {
+		if !r.viewer {
+			continue
+		}
+		viewerDown = append(viewerDown, float64(r.bytes)/secs)
+		viewerFPS = append(viewerFPS, float64(r.frames)/secs)
+		if r.frames == 0 {
+			rep.SilentViewers++
+		}
+	}
+	rep.ViewerDownlinkBytesPerSec = Summarize(viewerDown)
+	rep.ViewerFPSMin = Summarize(viewerFPS).Min
 	for _, name := range rooms {
 		b, a := before[name], after[name]
 		rr := RoomReport{Name: name, Participants: len(a.Participants), LatencyMedianMS: a.LatencyMedianMS}
 		rr.ServerFPS = float64(a.FramesOut-b.FramesOut) / secs
 		var fps, gaps, e2e []float64
 		for _, r := range results {
-			if r.room != name {
+			if r.room != name || r.viewer {
 				continue
 			}
 			e2e = append(e2e, r.e2e...)
@@ -497,6 +564,9 @@ func buildReport(cfg Config, rooms []string, window time.Duration, s0, s1 sample
 	rep.EndToEndSamples = es.N
 	if cfg.Watchers > 0 && es.N == 0 {
 		rep.Warnings = append(rep.Warnings, "the watchers timed no picture: bar codes unreadable or no video")
+	}
+	if rep.SilentViewers > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d WHEP viewers got no video in the window", rep.SilentViewers))
 	}
 	if rep.SilentReceivers > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d receivers got no video in the window", rep.SilentReceivers))

@@ -51,6 +51,8 @@ type Options struct {
 	// Clip, when set, is replayed as the published video and audio instead
 	// of Colour and Tone; a keyframe request jumps to its next keyframe.
 	Clip *Clip
+	// Token is the bearer token of DialWHIP and DialWHEP requests.
+	Token string
 	// Watch, when set (and Decode is not), is called with every received
 	// picture as soon as its last packet is in, and the time its first
 	// packet arrived. It runs on the receiving goroutine and must be quick.
@@ -99,6 +101,7 @@ type Client struct {
 	VideoBytesReceived atomic.Int64
 	joinedCh           chan signaling.Message
 	answerCh           chan string
+	resource           string // the WHIP/WHEP session URL
 }
 
 // Dial joins the room and negotiates media. It returns once the answer is applied.
@@ -716,10 +719,17 @@ func (c *Client) FrameGaps() []time.Duration {
 	return g
 }
 
-// Leave sends "leave" and closes everything.
-func (c *Client) Leave() {
-	_ = c.send(signaling.Message{Type: signaling.TypeLeave})
+// Leave sends "leave" (or DELETEs the WHIP/WHEP session) and closes
+// everything. It returns the DELETE's failure.
+func (c *Client) Leave() error {
+	var err error
+	if c.resource != "" {
+		err = c.deleteResource()
+	} else {
+		_ = c.send(signaling.Message{Type: signaling.TypeLeave})
+	}
 	c.Close()
+	return err
 }
 
 // Close hangs up without saying goodbye.
@@ -728,7 +738,9 @@ func (c *Client) Close() {
 	if c.pc != nil {
 		_ = c.pc.Close()
 	}
-	_ = c.ws.Close()
+	if c.ws != nil {
+		_ = c.ws.Close()
+	}
 	c.wg.Wait()
 }
 
