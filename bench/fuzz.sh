@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Fuzzes each target for SECONDS (default 60) one after the other and says
+# which found a failing input. Found inputs are written by Go to the
+# package's testdata/fuzz/<Target>/ and then run in every "go test"; the
+# coverage corpus grown meanwhile stays in $(go env GOCACHE)/fuzz.
+#
+#   bash bench/fuzz.sh 60
+set -uo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+targets=(
+	"./signaling FuzzHandleMessages"
+	"./mcu FuzzOffer"
+	"./mcu FuzzFramer"
+)
+failed=()
+for t in "${targets[@]}"; do
+	read -r pkg name <<<"$t"
+	echo "== $name ($pkg) for ${secs}s"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -parallel 2 "$pkg" 2>&1 | tail -n 20; then
+		failed+=("$name")
+	fi
+	# A summary line of what the corpus holds now.
+	n=$(ls "$(go env GOCACHE)/fuzz/github.com/mcu-dev/mcu/${pkg#./}/$name" 2>/dev/null | wc -l)
+	echo "   corpus: $n generated inputs"
+done
+if ((${#failed[@]})); then
+	echo "FAILING: ${failed[*]} (see testdata/fuzz/ in their packages)"
+	exit 1
+fi
+echo "no failures"
