@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/mcu-dev/mcu/auth"
 )
 
 const maxNameRunes = 64
@@ -47,9 +49,15 @@ type conn struct {
 	closeText string // set before done is closed
 	flush     bool   // write queued messages before the close frame
 
+	// claims are the connection's verified token; nil when auth is off.
+	claims *auth.Claims
+
 	// Owned by the reader goroutine.
 	session   Session
+	room      string // the joined room
 	leaveOnce sync.Once
+	bucket    float64 // messages the client may still send at once
+	refilled  time.Time
 }
 
 func newConn(s *Server, ws *websocket.Conn, log *slog.Logger) *conn {
@@ -151,12 +159,46 @@ func (c *conn) readLoop() {
 			c.stop(websocket.CloseMessageTooBig, "message too large", true)
 			continue
 		}
+		if !c.allow(time.Now()) {
+			c.sendError(CodeRateLimited, fmt.Sprintf("more than %d messages per second", c.opts.MaxMessagesPerSecond))
+			c.stop(websocket.ClosePolicyViolation, "rate limited", true)
+			continue
+		}
 		if kind != websocket.TextMessage {
 			c.sendError(CodeBadMessage, "binary messages are not supported")
 			continue
 		}
 		c.handle(data)
 	}
+}
+
+// allow takes one message from the client's token bucket: it refills at
+// MaxMessagesPerSecond and holds twice that, so a burst of trickled
+// candidates passes while a flood does not.
+func (c *conn) allow(now time.Time) bool {
+	rate := float64(c.opts.MaxMessagesPerSecond)
+	if c.refilled.IsZero() {
+		c.bucket = 2 * rate
+	} else {
+		c.bucket = min(2*rate, c.bucket+now.Sub(c.refilled).Seconds()*rate)
+	}
+	c.refilled = now
+	if c.bucket < 1 {
+		return false
+	}
+	c.bucket--
+	return true
+}
+
+// refuse reports an authentication or authorization failure and closes
+// the connection (policy violation).
+func (c *conn) refuse(err error) {
+	code := CodeUnauthorized
+	if errors.Is(err, auth.ErrForbidden) {
+		code = CodeForbidden
+	}
+	c.sendError(code, auth.Reason(err))
+	c.stop(websocket.ClosePolicyViolation, code, true)
 }
 
 func (c *conn) writeLoop(ctx context.Context) {
@@ -327,6 +369,21 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeAlreadyJoined, "this connection has already joined a room")
 		return
 	}
+	if c.claims != nil {
+		// The token decides the room when the message names none, and the
+		// display name always: a participant cannot pose as someone else.
+		if m.Room == "" && c.claims.Video != nil {
+			m.Room = c.claims.Video.Room
+		}
+		if err := c.claims.Join(m.Room); err != nil {
+			c.refuse(err)
+			return
+		}
+		m.Name = c.claims.Name
+		if strings.TrimSpace(m.Name) == "" {
+			m.Name = c.claims.Identity()
+		}
+	}
 	name := strings.TrimSpace(m.Name)
 	switch {
 	case m.Room == "":
@@ -354,12 +411,18 @@ func (c *conn) join(m Message) {
 		c.replyError("join", errors.New("backend returned no session"))
 		return
 	}
-	c.session = s
+	c.session, c.room = s, m.Room
 	c.log.Store(c.logger().With("room", m.Room, "participant", s.ID()))
 	c.logger().Info("participant joined", "name", name)
 }
 
 func (c *conn) settings(m Message) {
+	if c.claims != nil {
+		if err := c.claims.Admin(c.room); err != nil {
+			c.refuse(err)
+			return
+		}
+	}
 	switch {
 	case m.Quality == "" && m.FPS == 0:
 		c.sendError(CodeBadMessage, "quality or fps: required")

@@ -10,6 +10,15 @@ const (
 	CodeRoomFull      = "room_full"      // the room admits nobody more
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
 	CodeInternal      = "internal"       // any other failure
+	// CodeUnauthorized: the access token is missing, malformed, expired or
+	// not signed with a known key. The connection is closed after it.
+	CodeUnauthorized = "unauthorized"
+	// CodeForbidden: the token lacks the grant the message needs (the
+	// message names it). The connection is closed after it.
+	CodeForbidden = "forbidden"
+	// CodeRateLimited: the client sent more than
+	// Options.MaxMessagesPerSecond. The connection is closed after it.
+	CodeRateLimited = "rate_limited"
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/mcu-dev/mcu/auth"
 )
 
 // Sender delivers server→client messages to one connection. Send never
@@ -76,6 +78,17 @@ type Options struct {
 	// CheckOrigin approves the upgrade request's Origin (default: no Origin,
 	// the server's own host, or localhost).
 	CheckOrigin func(*http.Request) bool
+	// Keys verifies each connection's access token (the access_token query
+	// parameter, or an Authorization: Bearer header); nil admits everyone
+	// with every right (development, -insecure-no-auth).
+	Keys *auth.Keys
+	// Limiter slows down addresses that keep presenting bad tokens; nil
+	// answers at once.
+	Limiter *auth.Limiter
+	// MaxMessagesPerSecond bounds what one client may send (default 20,
+	// with bursts of twice that). Beyond it the client gets a rate_limited
+	// error and the connection is closed.
+	MaxMessagesPerSecond int
 }
 
 func (o Options) withDefaults() Options {
@@ -99,6 +112,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = sameHostOrLocalhost
+	}
+	if o.MaxMessagesPerSecond <= 0 {
+		o.MaxMessagesPerSecond = 20
 	}
 	return o
 }
@@ -146,12 +162,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	// The token is checked before the upgrade, so that nothing is kept for
+	// a refused client, but refused after it: a browser sees only that a
+	// websocket failed, never the HTTP status.
+	claims, authErr := s.authenticate(r)
 	ws, err := s.upgrader.Upgrade(w, r, nil) // writes the HTTP error itself
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	c := newConn(s, ws, s.log.With("remote", r.RemoteAddr))
+	c.claims = claims
+	if authErr != nil {
+		c.logger().Info("websocket refused", "err", authErr)
+		c.refuse(authErr)
+	}
 
 	s.mu.Lock()
 	if s.closed {
@@ -166,6 +191,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// authenticate verifies the request's token when Keys are set. A failure
+// is answered only after the Limiter's delay for the address.
+func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
+	if s.opts.Keys == nil {
+		return nil, nil
+	}
+	token := r.URL.Query().Get("access_token")
+	if h := r.Header.Get("Authorization"); token == "" && len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		token = h[7:]
+	}
+	claims, err := s.opts.Keys.Verify(token)
+	if err != nil {
+		if s.opts.Limiter != nil {
+			s.opts.Limiter.Wait(r.Context(), r.RemoteAddr)
+		}
+		return nil, err
+	}
+	return claims, nil
 }
 
 // Close closes every connection and waits until their goroutines have
