@@ -15,11 +15,15 @@ import (
 // payload: byte 0 holds the marker bit (0x80) and the payload length
 // (0x7f), byte 1 the sequence number step (int8), bytes 2-3 the timestamp
 // step (int16, in units of 30 ticks). Sequence numbers start just below
-// the 16-bit wrap.
+// the 16-bit wrap. At most maxFuzzPackets are made: sequence numbers that
+// keep jumping make pion's samplebuilder scan its 65536-slot buffer on
+// each packet (tens of ms a packet, reported), and longer inputs would
+// only find that again.
 func fuzzPackets(data []byte) []*rtp.Packet {
+	const maxFuzzPackets = 48
 	var out []*rtp.Packet
 	seq, ts := uint16(65500), uint32(0xffff0000)
-	for len(data) >= 4 {
+	for len(data) >= 4 && len(out) < maxFuzzPackets {
 		n := int(data[0] & 0x7f)
 		marker := data[0]&0x80 != 0
 		seq += uint16(int8(data[1]))
