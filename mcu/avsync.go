@@ -7,6 +7,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/pion/rtcp"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
 // Lip sync. Each publisher's audio and video arrive on separate RTP streams
@@ -49,13 +51,15 @@ func (c *srClock) capture(ts uint32) float64 {
 }
 
 type heldPicture struct {
-	f       *astiav.Frame
-	capture float64
-	arrived time.Time
+	f         *astiav.Frame
+	capture   float64
+	arrived   time.Time
+	immediate bool // shown as soon as the video loop ticks
 }
 
 // avSync is one participant's lip-sync state. The RTP and RTCP goroutines
-// write it, the room's video loop releases pictures from it.
+// write it; the room's video loop alone releases pictures from it and
+// steers the audio delay.
 type avSync struct {
 	mu          sync.Mutex
 	audio       srClock
@@ -72,7 +76,7 @@ type avSync struct {
 }
 
 func newAVSync() *avSync {
-	return &avSync{audio: srClock{rate: 48000}, video: srClock{rate: 90000}}
+	return &avSync{audio: srClock{rate: output.SampleRate}, video: srClock{rate: 90000}}
 }
 
 func (s *avSync) senderReport(sr *rtcp.SenderReport, video bool) {
@@ -92,7 +96,7 @@ func (s *avSync) audioQueued(ts uint32, n int) {
 	if !s.audio.present {
 		return
 	}
-	s.audioEnd = s.audio.capture(ts) + float64(n)/48000
+	s.audioEnd = s.audio.capture(ts) + float64(n)/output.SampleRate
 	s.hasAudioEnd = true
 	s.lastAudio = time.Now()
 }
@@ -107,27 +111,35 @@ func (s *avSync) audioNowLocked(queued int, now time.Time) (float64, bool) {
 	if queued == 0 && now.Sub(s.lastAudio) > audioStall {
 		return 0, false
 	}
-	return s.audioEnd - float64(queued)/48000, true
+	return s.audioEnd - float64(queued)/output.SampleRate, true
 }
 
-// hold keeps a decoded picture until it is due, or reports false when the
-// clocks are not known yet (the caller shows it at once).
-func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time, queued int) bool {
+// maxHeld bounds the pictures waiting here: a publisher whose timestamps
+// run far ahead of its audio cannot make the server hoard frames.
+const maxHeld = 60
+
+// hold keeps a reference to a decoded picture until the room's video loop
+// releases it. Before both streams' clocks are known (no sender reports
+// yet) the picture is due at once.
+func (s *avSync) hold(f *astiav.Frame, ts uint32, arrived time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return true // dropped: the participant is gone
+		return // the participant is gone
 	}
-	if _, ok := s.audioNowLocked(queued, arrived); !ok {
-		return false
+	h := heldPicture{f: astiav.AllocFrame(), arrived: arrived, immediate: !s.audio.present || !s.video.present}
+	if err := h.f.Ref(f); err != nil {
+		h.f.Free()
+		return
 	}
-	held := astiav.AllocFrame()
-	if err := held.Ref(f); err != nil {
-		held.Free()
-		return false
+	if !h.immediate {
+		h.capture = s.video.capture(ts)
 	}
-	s.held = append(s.held, heldPicture{f: held, capture: s.video.capture(ts), arrived: arrived})
-	return true
+	if len(s.held) >= maxHeld {
+		s.held[0].f.Free()
+		s.held = s.held[:copy(s.held, s.held[1:])]
+	}
+	s.held = append(s.held, h)
 }
 
 // due returns the newest held picture whose time has come (the caller owns
@@ -143,19 +155,20 @@ func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.
 	var out *astiav.Frame
 	var arrived time.Time
 	var capture float64
+	var immediate bool
 	i := 0
 	for ; i < len(s.held); i++ {
 		h := s.held[i]
-		if ok && h.capture > clock+syncSlack && now.Sub(h.arrived) < maxVideoHold {
+		if ok && !h.immediate && h.capture > clock+syncSlack && now.Sub(h.arrived) < maxVideoHold {
 			break
 		}
 		if out != nil {
 			out.Free()
 		}
-		out, arrived, capture = h.f, h.arrived, h.capture
+		out, arrived, capture, immediate = h.f, h.arrived, h.capture, h.immediate
 	}
 	s.held = s.held[:copy(s.held, s.held[i:])]
-	if out == nil || !ok {
+	if out == nil || !ok || immediate {
 		return out, arrived, 0
 	}
 	off := capture - clock

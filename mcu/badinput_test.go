@@ -112,7 +112,7 @@ func TestRoomSurvivesBadInput(t *testing.T) {
 	}()
 
 	eventually(t, 10*time.Second, "decode errors counted and PLIs sent for garbage", func() error {
-		resp, err := http.Get(s.http.URL + "/api/rooms/bad")
+		resp, err := http.Get(s.URL() + "/api/rooms/bad")
 		if err != nil {
 			return err
 		}

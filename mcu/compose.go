@@ -14,6 +14,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/transcode"
 )
 
@@ -29,7 +30,7 @@ type ComposeInput struct {
 // ComposeOptions configures Compose.
 type ComposeOptions struct {
 	Output  string
-	Quality transcode.Quality
+	Quality output.Quality
 	FPS     int
 	Inputs  []ComposeInput
 	// Threads for the video encoder (0 = 1).
@@ -95,14 +96,14 @@ func Compose(ctx context.Context, o ComposeOptions) (res ComposeResult, err erro
 	if len(o.Inputs) == 0 {
 		return res, errors.New("compose: no inputs")
 	}
-	format, err := transcode.ParseFormat(strings.TrimPrefix(filepath.Ext(o.Output), "."))
+	format, err := output.ParseFormat(strings.TrimPrefix(filepath.Ext(o.Output), "."))
 	if err != nil {
 		return res, fmt.Errorf("compose: output %q: extension must be .webm or .mp4", o.Output)
 	}
-	if _, err := transcode.ParseQuality(string(o.Quality)); err != nil {
+	if _, err := output.ParseQuality(string(o.Quality)); err != nil {
 		return res, fmt.Errorf("compose: %w", err)
 	}
-	if err := transcode.CheckFPS(o.FPS); err != nil {
+	if _, err := output.ParseFPS(o.FPS); err != nil {
 		return res, fmt.Errorf("compose: %w", err)
 	}
 

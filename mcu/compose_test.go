@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mcu-dev/mcu/internal/mediatest"
-	"github.com/mcu-dev/mcu/transcode"
+	"github.com/mcu-dev/mcu/output"
 )
 
 // makeInputs writes the four inputs of the grid tests into dir:
@@ -50,7 +50,7 @@ func TestComposeGridWebM(t *testing.T) {
 	inputs := makeInputs(t, dir)
 	out := filepath.Join(dir, "grid.webm")
 	var reports int
-	res, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: transcode.Q360, FPS: 15, Inputs: inputs,
+	res, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: output.Q360, FPS: 15, Inputs: inputs,
 		Progress: func(ComposeProgress) { reports++ }})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestComposeMP4(t *testing.T) {
 	mediatest.FFmpeg(t, "-f", "lavfi", "-i", "color=c=white:s=320x240:r=30:d=2", "-f", "lavfi", "-i", "sine=f=900:d=2",
 		"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "pcm_s16le", b)
 	out := filepath.Join(dir, "out.mp4")
-	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: transcode.Q480, FPS: 30, Inputs: []ComposeInput{{Path: a}, {Path: b, Offset: 0.5}}}); err != nil {
+	if _, err := Compose(context.Background(), ComposeOptions{Output: out, Quality: output.Q480, FPS: 30, Inputs: []ComposeInput{{Path: a}, {Path: b, Offset: 0.5}}}); err != nil {
 		t.Fatal(err)
 	}
 	p := mediatest.ProbeFile(t, out, false)
@@ -188,7 +188,7 @@ func TestComposeBadInputs(t *testing.T) {
 		{"bad extension", []ComposeInput{{Path: good}}, filepath.Join(dir, "out.avi"), ".webm or .mp4"},
 		{"no inputs", nil, out, "no inputs"},
 	} {
-		_, err := Compose(context.Background(), ComposeOptions{Output: tc.out, Quality: transcode.Q360, FPS: 15, Inputs: tc.inputs})
+		_, err := Compose(context.Background(), ComposeOptions{Output: tc.out, Quality: output.Q360, FPS: 15, Inputs: tc.inputs})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to mention %q", tc.name, err, tc.want)
 		}
@@ -202,7 +202,7 @@ func TestComposeBadInputs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "360p, 480p, 720p") {
 		t.Errorf("bad quality: %v", err)
 	}
-	_, err = Compose(context.Background(), ComposeOptions{Output: out, Quality: transcode.Q360, FPS: 24, Inputs: []ComposeInput{{Path: good}}})
+	_, err = Compose(context.Background(), ComposeOptions{Output: out, Quality: output.Q360, FPS: 24, Inputs: []ComposeInput{{Path: good}}})
 	if err == nil || !strings.Contains(err.Error(), "15, 30") {
 		t.Errorf("bad fps: %v", err)
 	}

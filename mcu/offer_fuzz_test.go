@@ -71,7 +71,7 @@ func FuzzOffer(f *testing.F) {
 	f.Add(strings.Replace(chromeOffer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 0", "m=application 9 UDP/DTLS/SCTP webrtc-datachannel", 1))
 	f.Add("v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n")
 	f.Add("v=0\r\nm=video 9 RTP/AVP 96\r\n")
-	s, err := NewServer(Config{})
+	s, err := NewRooms(Config{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func FuzzOffer(f *testing.F) {
 // answerOffer applies offer to a new PeerConnection of s's stack, adds the
 // composite's video and audio tracks as Participant.Offer does, and
 // returns the parsed answer.
-func answerOffer(t *testing.T, s *Server, offer string) (*sdp.SessionDescription, error) {
+func answerOffer(t *testing.T, s *Rooms, offer string) (*sdp.SessionDescription, error) {
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func answerOffer(t *testing.T, s *Server, offer string) (*sdp.SessionDescription
 // TestOfferSeedIsAnswered keeps the fuzz seed meaningful: the browser-like
 // offer must get an answer sending video and audio back.
 func TestOfferSeedIsAnswered(t *testing.T) {
-	s, err := NewServer(Config{})
+	s, err := NewRooms(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

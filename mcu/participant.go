@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -32,6 +33,11 @@ type Participant struct {
 	name string
 	out  signaling.Sender
 	log  *slog.Logger
+	// receiveOnly participants publish nothing: no tile, no voice.
+	receiveOnly bool
+	// connected is true while the PeerConnection is up: the audio loop
+	// encodes a mix for this participant only then.
+	connected atomic.Bool
 
 	pc       *webrtc.PeerConnection
 	audioOut *webrtc.TrackLocalStaticSample
@@ -73,18 +79,18 @@ type statsSample struct {
 	frames            int64
 }
 
-func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participant, error) {
-	pc, err := r.srv.api.NewPeerConnection(webrtc.Configuration{})
+func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out signaling.Sender) (*Participant, error) {
+	pc, err := r.rooms.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("mcu: peer connection: %w", err)
 	}
-	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
+	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
 	if err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("mcu: audio track: %w", err)
 	}
 	p := &Participant{
-		room: r, id: id, name: name, out: out, log: r.log.With("participant", id),
+		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly,
 		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
@@ -99,9 +105,17 @@ func newParticipant(r *Room, id, name string, out signaling.Sender) (*Participan
 		p.log.Debug("connection state", "state", s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			if !p.connected.Swap(true) {
+				r.receivers.Add(1)
+			}
 			r.RequestKeyframe()
-		case webrtc.PeerConnectionStateFailed:
-			go p.Leave()
+		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			if p.connected.Swap(false) {
+				r.receivers.Add(-1)
+			}
+			if s == webrtc.PeerConnectionStateFailed {
+				go p.Leave()
+			}
 		}
 	})
 	return p, nil
@@ -184,11 +198,9 @@ func (p *Participant) SetSettings(quality string, fps int) error {
 // placeholder at once; a muted microphone is left out of the mix. The
 // streams keep flowing (and decoding, so unmuting needs no keyframe).
 func (p *Participant) SetMuted(video, audio *bool) error {
+	// The room's video loop sees the camera state on its next tick.
 	if video != nil {
 		p.videoMuted.Store(*video)
-		if *video {
-			p.room.endTile(p.id)
-		}
 	}
 	if audio != nil {
 		p.audioMuted.Store(*audio)
@@ -232,6 +244,9 @@ func (p *Participant) close() {
 		p.log.Debug("closing peer connection", "err", err)
 	}
 	p.wg.Wait()
+	if p.connected.Swap(false) {
+		p.room.receivers.Add(-1)
+	}
 	p.sync.close()
 }
 
@@ -257,6 +272,11 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 
 func (p *Participant) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
+	if p.receiveOnly {
+		// Nothing a receive-only participant sends is decoded or shown.
+		p.log.Warn("receive-only participant sends media; ignored", "kind", t.Kind().String())
+		return
+	}
 	p.log.Info("publishing", "kind", t.Kind().String(), "codec", codec)
 	p.spawn(func() { p.readSenderReports(t, recv) })
 	if t.Kind() == webrtc.RTPCodecTypeVideo {
@@ -282,9 +302,11 @@ func (p *Participant) readSenderReports(t *webrtc.TrackRemote, recv *webrtc.RTPR
 	}
 }
 
-// releaseVideo hands the compositors the picture that is due against this
-// participant's audio clock. Called by the room's video loop before it renders.
-func (p *Participant) releaseVideo(now time.Time) {
+// releaseVideo returns the picture that is due now against this
+// participant's audio clock (the caller frees it), or nil. Only the room's
+// video loop calls it: it is the one consumer of the lip-sync queue, and
+// the one that steers the audio delay.
+func (p *Participant) releaseVideo(now time.Time) (*astiav.Frame, time.Time) {
 	f, arrived, delay := p.sync.due(now, p.audioIn.Queued())
 	switch {
 	case delay > 0:
@@ -294,13 +316,7 @@ func (p *Participant) releaseVideo(now time.Time) {
 		p.audioIn.Undelay(int(-delay.Seconds() * mixer.SampleRate))
 		p.log.Debug("reducing lip-sync audio delay", "by", -delay)
 	}
-	if f == nil {
-		return
-	}
-	if !p.videoMuted.Load() {
-		_ = p.room.pushFrame(p.id, f, arrived)
-	}
-	f.Free()
+	return f, arrived
 }
 
 // sendPLI asks the publisher for a keyframe, at most every pliThrottle.
@@ -379,10 +395,8 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 				if p.videoMuted.Load() {
 					return nil
 				}
-				if p.sync.hold(f, ts, arrived, p.audioIn.Queued()) {
-					return nil
-				}
-				return p.room.pushFrame(p.id, f, arrived)
+				p.sync.hold(f, ts, arrived)
+				return nil
 			})
 			if err != nil {
 				p.decodeErrors.Add(1)
@@ -407,7 +421,7 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, 48000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -479,10 +493,7 @@ type ParticipantInfo struct {
 func (p *Participant) Stats() ParticipantInfo {
 	now := time.Now()
 	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
-	p.room.mu.Lock()
-	videoOut := p.room.stats.bytesOut
-	p.room.mu.Unlock()
-	out := p.bytesOut.Load() + videoOut
+	out := p.bytesOut.Load() + p.room.bytesOut.Load()
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,

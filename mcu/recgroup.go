@@ -10,43 +10,59 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/transcode"
 )
 
 // groupKey identifies recordings that can share encoders.
 type groupKey struct {
 	room      *Room
-	format    transcode.Format
-	quality   transcode.Quality
+	format    output.Format
+	quality   output.Quality
 	fps       int
 	audioOnly bool
 }
 
-// recGroup composites (at its own size) and encodes a room once for every
-// recording with the same settings, and writes the packets into each
-// recording's file. One goroutine (run) owns the encoders and the muxers.
+func (k groupKey) settings() Settings { return Settings{Quality: k.quality, FPS: k.fps} }
+
+// recGroup records a room once for every recording with the same settings
+// and writes the packets into each recording's file. It is a Sink of the
+// room: the room hands it tiles, pictures and the mix, and it never calls
+// back into the room or its participants. Its own goroutine (run) owns the
+// compositor's rendering, the encoders and the muxers, and its clock.
+//
+// A WebM group at the room's own live settings does not encode video at
+// all: it subscribes to the live encoder's packets. If the live settings
+// change later it falls back, for good, to its own compositor and encoder.
 type recGroup struct {
-	rc   *Recorder
-	key  groupKey
-	room *Room
-	log  *slog.Logger
+	key groupKey
+	log *slog.Logger
+	// finished reports a member's file complete: id, duration, error.
+	finished func(id string, duration float64, err error)
 
 	comp       *mixer.Compositor // nil for audio only
 	venc, aenc *transcode.Encoder
 	audio      chan timedBlock
+	packets    chan LivePacket
 	cmds       chan func()
 	quit       chan struct{}
 	quitOnce   sync.Once
 	done       chan struct{}
+	// reuse is set while the group writes the live encoder's packets; only
+	// run clears it.
+	reuse atomic.Bool
 
-	mu  sync.Mutex
-	ids map[string]bool
+	mu      sync.Mutex
+	ids     map[string]bool
+	stopped bool
+	freed   bool
 
-	members map[string]*recMember // run goroutine only
-	start   time.Time
-	lastPts int64
-	fed     int64 // audio samples given to the encoder
-	ending  atomic.Bool
+	// run goroutine only
+	members   map[string]*recMember
+	start     time.Time
+	lastPts   int64
+	fed       int64 // audio samples given to the encoder
+	blockPool [][]float32
 }
 
 // timedBlock is 20 ms of the room's mix and the wall-clock time it belongs to.
@@ -67,52 +83,97 @@ type recMember struct {
 	err   error
 }
 
-func newRecGroup(rc *Recorder, key groupKey) (g *recGroup, err error) {
+type groupOptions struct {
+	key      groupKey
+	threads  int
+	reuse    bool // the live output has these settings: write its packets
+	log      *slog.Logger
+	finished func(id string, duration float64, err error)
+}
+
+func newRecGroup(o groupOptions) (g *recGroup, err error) {
+	key := o.key
 	g = &recGroup{
-		rc: rc, key: key, room: key.room,
-		log:   rc.log.With("room", key.room.name, "format", key.format, "quality", key.quality, "fps", key.fps, "audio_only", key.audioOnly),
-		audio: make(chan timedBlock, 100), cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
+		key: key, finished: o.finished,
+		log:   o.log.With("room", key.room.name, "format", key.format, "quality", key.quality, "fps", key.fps, "audio_only", key.audioOnly),
+		audio: make(chan timedBlock, 100), packets: make(chan LivePacket, 2*key.fps),
+		cmds: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
 		ids: map[string]bool{}, members: map[string]*recMember{}, lastPts: -1,
 	}
+	g.reuse.Store(o.reuse && !key.audioOnly && key.format == output.WebM)
 	defer func() {
 		if err != nil {
 			g.free()
 		}
 	}()
-	mp4 := key.format == transcode.MP4
+	global := key.format.NeedsGlobalHeader()
 	if !key.audioOnly {
 		w, h := key.quality.Size()
-		if g.comp, err = key.room.AttachCompositor(w, h); err != nil {
+		if g.comp, err = mixer.NewCompositor(w, h); err != nil {
 			return g, err
 		}
+		// While reusing live packets this encoder only describes the
+		// stream to the muxers; it encodes once the live output changes.
 		g.venc, err = transcode.NewVideoEncoder(transcode.VideoConfig{
 			Codec: key.format.VideoCodec(), Width: w, Height: h, FPS: key.fps,
-			Bitrate: key.quality.VideoBitrate(key.fps), Threads: rc.srv.cfg.EncoderThreads, GlobalHeader: mp4,
+			Bitrate: key.quality.VideoBitrate(key.fps), Threads: o.threads, GlobalHeader: global,
 		})
 		if err != nil {
 			return g, err
 		}
 	}
-	abr := 64_000
-	if mp4 {
-		abr = 96_000
-	}
-	if g.aenc, err = transcode.NewAudioEncoder(key.format.AudioCodec(), abr, mp4); err != nil {
+	g.aenc, err = transcode.NewAudioEncoder(transcode.AudioConfig{Codec: key.format.AudioCodec(), Bitrate: key.format.AudioBitrate(), GlobalHeader: global})
+	if err != nil {
 		return g, err
 	}
 	g.start = time.Now()
-	key.room.Hold()
-	key.room.AddAudioSink(g)
 	return g, nil
 }
 
-// WriteAudio implements AudioSink; it never blocks the room's audio loop.
-// A block dropped here is made up for with silence in run, so the file's
-// audio stays on the wall clock like its video.
-func (g *recGroup) WriteAudio(s []float32, at time.Time) {
+// SetTiles implements Sink.
+func (g *recGroup) SetTiles(tiles []mixer.Tile) {
+	if g.comp != nil {
+		g.comp.SetTiles(tiles)
+	}
+}
+
+// Picture implements Sink: the compositor takes a reference, nothing more.
+func (g *recGroup) Picture(id string, f *astiav.Frame, arrived time.Time) {
+	if g.comp != nil {
+		_ = g.comp.Push(id, f, arrived)
+	}
+}
+
+// EndTile implements Sink.
+func (g *recGroup) EndTile(id string) {
+	if g.comp != nil {
+		g.comp.End(id)
+	}
+}
+
+// Audio implements Sink; it never blocks the room's audio loop. A block
+// dropped here is made up for with silence in run, so the file's audio
+// stays on the wall clock like its video.
+func (g *recGroup) Audio(s []float32, at time.Time) {
 	select {
 	case g.audio <- timedBlock{s: append([]float32(nil), s...), at: at}:
 	default:
+	}
+}
+
+// LivePacket implements PacketSubscriber; a packet that does not fit in the
+// queue is dropped, and the members wait for the next keyframe.
+func (g *recGroup) LivePacket(p LivePacket) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.freed {
+		p.Packet.Free()
+		return
+	}
+	select {
+	case g.packets <- p:
+	default:
+		p.Packet.Free()
 	}
 }
 
@@ -122,18 +183,21 @@ func (g *recGroup) has(id string) bool {
 	return g.ids[id]
 }
 
-func (g *recGroup) stopped() bool {
-	if g.ending.Load() {
-		return true
-	}
-	select {
-	case <-g.done:
-		return true
-	case <-g.quit:
-		return true
-	default:
+func (g *recGroup) isStopped() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.stopped
+}
+
+// reserve claims the group for recording id, unless it is ending.
+func (g *recGroup) reserve(id string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
 		return false
 	}
+	g.ids[id] = true
+	return true
 }
 
 // do runs f on the group's goroutine and waits for it.
@@ -155,9 +219,9 @@ func (g *recGroup) do(f func()) error {
 // add creates the file of recording id and starts writing into it. The
 // muxer is made on the group's goroutine, which owns the encoders.
 func (g *recGroup) add(id, path string) error {
-	g.mu.Lock()
-	g.ids[id] = true
-	g.mu.Unlock()
+	if !g.reserve(id) {
+		return ErrClosed
+	}
 	var merr error
 	err := g.do(func() {
 		mux, err := transcode.NewMuxer(path, g.key.format, g.venc, g.aenc)
@@ -166,7 +230,7 @@ func (g *recGroup) add(id, path string) error {
 			return
 		}
 		g.members[id] = &recMember{id: id, mux: mux, keyed: g.venc == nil}
-		if g.venc != nil {
+		if g.venc != nil && !g.reuse.Load() {
 			g.venc.ForceKeyframe()
 		}
 	})
@@ -181,13 +245,29 @@ func (g *recGroup) add(id, path string) error {
 	return err
 }
 
-// remove finishes recording id's file.
+// remove finishes recording id's file with everything queued for it.
 func (g *recGroup) remove(id string) {
 	_ = g.do(func() {
 		if m := g.members[id]; m != nil {
+			g.drain()
 			g.finish(m)
 		}
 	})
+}
+
+// drain writes the audio and live packets already queued, so that a file
+// that ends while the machine is busy still holds everything until its end.
+func (g *recGroup) drain() {
+	for {
+		select {
+		case b := <-g.audio:
+			g.encodeAudio(b)
+		case p := <-g.packets:
+			g.writeLive(p)
+		default:
+			return
+		}
+	}
 }
 
 func (g *recGroup) stop() {
@@ -209,15 +289,21 @@ func (g *recGroup) finish(m *recMember) {
 	case g.venc != nil && m.keyed:
 		d = float64(m.lastV-m.vOff+1) / float64(g.key.fps)
 	case m.aSet:
-		d = float64(m.lastA-m.aOff+int64(g.aenc.FrameSize())) / transcode.SampleRate
+		d = float64(m.lastA-m.aOff+int64(g.aenc.FrameSize())) / output.SampleRate
 	}
-	g.rc.finished(m.id, math.Max(d, 0), err)
+	g.finished(m.id, math.Max(d, 0), err)
 }
 
-func (g *recGroup) run() {
+// run is the group's goroutine. It ends on stop, when its room closes or
+// when its last member leaves; then it finishes every file. Its owner
+// detaches it from the room and then calls free.
+func (g *recGroup) run(roomDone <-chan struct{}) {
 	defer close(g.done)
-	defer g.free()
 	defer func() {
+		g.mu.Lock()
+		g.stopped = true
+		g.mu.Unlock()
+		g.drain()
 		for _, m := range g.members {
 			g.finish(m)
 		}
@@ -232,27 +318,33 @@ func (g *recGroup) run() {
 		select {
 		case <-g.quit:
 			return
-		case <-g.room.ctx.Done():
+		case <-roomDone:
 			return
 		case f := <-g.cmds:
 			f()
 			if len(g.members) == 0 {
-				g.ending.Store(true)
-				return
+				g.mu.Lock()
+				g.stopped = len(g.ids) == 0
+				g.mu.Unlock()
+				if g.stopped {
+					return
+				}
 			}
 		case b := <-g.audio:
 			g.encodeAudio(b)
+		case p := <-g.packets:
+			g.writeLive(p)
 		case now := <-tick:
+			if g.reuse.Load() {
+				continue
+			}
 			// Timestamps follow the wall clock, so a file lasts as long as
 			// the meeting even if the machine misses a tick.
-			pts := int64(math.Round(now.Sub(g.start).Seconds() * float64(g.key.fps)))
+			pts := g.ptsAt(now)
 			if pts <= g.lastPts {
 				continue
 			}
 			g.lastPts = pts
-			for _, p := range g.room.Participants() {
-				p.releaseVideo(now)
-			}
 			pic, err := g.comp.Render(now)
 			if err != nil {
 				g.log.Warn("recording composite", "err", err)
@@ -265,10 +357,38 @@ func (g *recGroup) run() {
 	}
 }
 
+func (g *recGroup) ptsAt(t time.Time) int64 {
+	return int64(math.Round(t.Sub(g.start).Seconds() * float64(g.key.fps)))
+}
+
+// writeLive writes one packet of the live encoder, or switches the group to
+// its own encoder when the live output no longer has the group's settings.
+func (g *recGroup) writeLive(p LivePacket) {
+	defer p.Packet.Free()
+	if !g.reuse.Load() {
+		return
+	}
+	if p.Settings != g.key.settings() {
+		g.log.Info("live output settings changed; recording encodes on its own from now on")
+		g.reuse.Store(false)
+		g.venc.ForceKeyframe()
+		return
+	}
+	pts := max(g.ptsAt(p.At), g.lastPts+1)
+	g.lastPts = pts
+	p.Packet.SetPts(pts)
+	p.Packet.SetDts(pts)
+	p.Packet.SetDuration(1)
+	if p.Key {
+		p.Packet.SetFlags(p.Packet.Flags().Add(astiav.PacketFlagKey))
+	}
+	_ = g.writeVideo(p.Packet)
+}
+
 // encodeAudio keeps the audio on the wall clock: blocks lost on the way
 // (a busy machine) become silence, audio running ahead is trimmed.
 func (g *recGroup) encodeAudio(b timedBlock) {
-	want := int64(b.at.Sub(g.start).Seconds() * transcode.SampleRate)
+	want := int64(b.at.Sub(g.start).Seconds() * output.SampleRate)
 	s := b.s
 	switch d := want - g.fed; {
 	case want < 0:
@@ -296,7 +416,7 @@ func (g *recGroup) writeVideo(p *astiav.Packet) error {
 				continue
 			}
 			m.keyed, m.vOff = true, p.Pts()
-			m.aOff, m.aSet = m.vOff*transcode.SampleRate/int64(g.key.fps), true
+			m.aOff, m.aSet = m.vOff*output.SampleRate/int64(g.key.fps), true
 			m.mux.SetOffset(g.venc, m.vOff)
 			m.mux.SetOffset(g.aenc, m.aOff)
 		}
@@ -330,22 +450,28 @@ func (g *recGroup) writeAudio(p *astiav.Packet) error {
 	return nil
 }
 
+// free releases the encoders and the compositor once run has ended and the
+// group is detached from its room. A room call still under way is safe: the
+// compositor ignores pictures once closed, and packets are freed at once.
 func (g *recGroup) free() {
-	g.room.RemoveAudioSink(g)
+	g.mu.Lock()
+	g.freed = true
+	g.mu.Unlock()
+	for drained := false; !drained; {
+		select {
+		case p := <-g.packets:
+			p.Packet.Free()
+		default:
+			drained = true
+		}
+	}
 	if g.comp != nil {
-		g.room.DetachCompositor(g.comp)
-		g.comp = nil
+		g.comp.Close()
 	}
 	if g.venc != nil {
 		g.venc.Close()
-		g.venc = nil
 	}
 	if g.aenc != nil {
 		g.aenc.Close()
-		g.aenc = nil
-	}
-	if !g.start.IsZero() {
-		g.start = time.Time{}
-		g.room.Release()
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -45,19 +46,19 @@ type RecordingOptions struct {
 
 // Recording describes one recording file and its state.
 type Recording struct {
-	ID          string            `json:"id"`
-	Room        string            `json:"room"`
-	Name        string            `json:"name"`
-	Format      transcode.Format  `json:"format"`
-	Quality     transcode.Quality `json:"quality"`
-	FPS         int               `json:"fps"`
-	AudioOnly   bool              `json:"audio_only"`
-	State       string            `json:"state"`
-	StartedAt   time.Time         `json:"started_at"`
-	EndedAt     *time.Time        `json:"ended_at"`
-	DurationS   float64           `json:"duration_s"`
-	SizeBytes   int64             `json:"size_bytes"`
-	DownloadURL string            `json:"download_url"`
+	ID          string         `json:"id"`
+	Room        string         `json:"room"`
+	Name        string         `json:"name"`
+	Format      output.Format  `json:"format"`
+	Quality     output.Quality `json:"quality"`
+	FPS         int            `json:"fps"`
+	AudioOnly   bool           `json:"audio_only"`
+	State       string         `json:"state"`
+	StartedAt   time.Time      `json:"started_at"`
+	EndedAt     *time.Time     `json:"ended_at"`
+	DurationS   float64        `json:"duration_s"`
+	SizeBytes   int64          `json:"size_bytes"`
+	DownloadURL string         `json:"download_url"`
 	// Error says why a recording failed, or notes a recovery.
 	Error string `json:"error,omitempty"`
 	// File is the file name inside the recordings directory.
@@ -84,9 +85,10 @@ func safeName(s string) string {
 // Recordings of one room with equal settings share one compositor and one
 // set of encoders; the live output keeps its own error-resilient encoder.
 type Recorder struct {
-	dir string
-	srv *Server
-	log *slog.Logger
+	dir     string
+	rooms   *Rooms
+	threads int
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	recs   map[string]*Recording
@@ -99,11 +101,11 @@ type Recorder struct {
 // Recordings that were still running when the server stopped are kept: the
 // files are written to stay playable, so they are marked finished with the
 // duration found in the file.
-func NewRecorder(dir string, srv *Server, log *slog.Logger) (*Recorder, error) {
+func NewRecorder(dir string, rooms *Rooms, log *slog.Logger) (*Recorder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
 	}
-	rc := &Recorder{dir: dir, srv: srv, log: log.With("component", "recorder"), recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}}
+	rc := &Recorder{dir: dir, rooms: rooms, threads: rooms.cfg.EncoderThreads, log: log.With("component", "recorder"), recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}}
 	metas, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -173,25 +175,25 @@ func newID() string {
 
 // Start begins recording the open room called room.
 func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
-	r, err := rc.srv.Room(room)
+	r, err := rc.rooms.Room(room)
 	if err != nil {
 		return Recording{}, err
 	}
 	rs := r.Settings()
-	rec := Recording{ID: newID(), Room: room, Name: strings.TrimSpace(o.Name), Format: transcode.WebM, Quality: rs.Quality, FPS: rs.FPS, AudioOnly: o.AudioOnly, State: StateRecording, StartedAt: time.Now()}
+	rec := Recording{ID: newID(), Room: room, Name: strings.TrimSpace(o.Name), Format: output.DefaultFormat, Quality: rs.Quality, FPS: rs.FPS, AudioOnly: o.AudioOnly, State: StateRecording, StartedAt: time.Now()}
 	if o.Format != "" {
-		if rec.Format, err = transcode.ParseFormat(o.Format); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "format" must be webm or mp4, not %q`, ErrBadRecording, o.Format)
+		if rec.Format, err = output.ParseFormat(o.Format); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "format": %w`, ErrBadRecording, err)
 		}
 	}
 	if o.Quality != "" {
-		if rec.Quality, err = transcode.ParseQuality(o.Quality); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "quality" must be 360p, 480p or 720p, not %q`, ErrBadRecording, o.Quality)
+		if rec.Quality, err = output.ParseQuality(o.Quality); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "quality": %w`, ErrBadRecording, err)
 		}
 	}
 	if o.FPS != 0 {
-		if err := transcode.CheckFPS(o.FPS); err != nil {
-			return Recording{}, fmt.Errorf(`%w: "fps" must be 15 or 30, not %d`, ErrBadRecording, o.FPS)
+		if _, err := output.ParseFPS(o.FPS); err != nil {
+			return Recording{}, fmt.Errorf(`%w: "fps": %w`, ErrBadRecording, err)
 		}
 		rec.FPS = o.FPS
 	}
@@ -202,8 +204,8 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		rec.Name = room + "-" + rec.StartedAt.Format("20060102-150405")
 	}
 	ext := string(rec.Format)
-	if rec.AudioOnly && rec.Format == transcode.MP4 {
-		ext = "m4a"
+	if rec.AudioOnly {
+		ext = rec.Format.AudioOnlyExt()
 	}
 	rec.File = rec.ID + "." + ext
 	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
@@ -222,6 +224,9 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		// never waited for with rc.mu held.
 		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
 		if err == nil {
+			if !rec.AudioOnly {
+				r.RequestKeyframe() // for a group that writes the live packets
+			}
 			break
 		}
 		rc.mu.Lock()
@@ -252,18 +257,37 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 		return nil, ErrClosed
 	}
 	key := groupKey{room: r, format: rec.Format, quality: rec.Quality, fps: rec.FPS, audioOnly: rec.AudioOnly}
-	if g := rc.groups[key]; g != nil && !g.stopped() {
+	if g := rc.groups[key]; g != nil && !g.isStopped() {
 		return g, nil
 	}
-	g, err := newRecGroup(rc, key)
+	reuse := r.Settings() == key.settings()
+	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, finished: rc.finished})
 	if err != nil {
 		return nil, err
 	}
+	// The recorder, not the group, attaches it to the room and holds the
+	// room open while it records.
+	if err := r.AddSink(g); err != nil {
+		g.free()
+		return nil, err
+	}
+	if g.reuse.Load() {
+		if err := r.SubscribeLive(g); err != nil {
+			r.RemoveSink(g)
+			g.free()
+			return nil, err
+		}
+	}
+	r.Hold()
 	rc.groups[key] = g
 	rc.wg.Add(1)
 	go func() {
 		defer rc.wg.Done()
-		g.run()
+		g.run(r.Done())
+		r.UnsubscribeLive(g)
+		r.RemoveSink(g)
+		g.free()
+		r.Release()
 		rc.mu.Lock()
 		if rc.groups[key] == g {
 			delete(rc.groups, key)
@@ -275,7 +299,7 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 
 // announce tells the room's participants about a recording's state.
 func (rc *Recorder) announce(rec Recording) {
-	r, err := rc.srv.Room(rec.Room)
+	r, err := rc.rooms.Room(rec.Room)
 	if err != nil {
 		return
 	}

@@ -7,13 +7,14 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -24,83 +25,99 @@ const keyframeThrottle = 500 * time.Millisecond
 
 // Settings are a room's output settings.
 type Settings struct {
-	Quality transcode.Quality `json:"quality"`
-	FPS     int               `json:"fps"`
-}
-
-// AudioSink receives the room's full mix (everyone), 20 ms at a time, on the
-// room's audio goroutine; it must copy s if it keeps it and must not block.
-type AudioSink interface {
-	WriteAudio(s []float32, at time.Time)
+	Quality output.Quality `json:"quality"`
+	FPS     int            `json:"fps"`
 }
 
 // EmptyRoomTimeout is how long a room that is still being recorded stays
 // open after its last participant left.
 var EmptyRoomTimeout = 30 * time.Second
 
-// Room is one meeting: its participants, its compositor and encoder, and
-// the loops that drive them. The video loop owns the encoder; the audio loop
-// owns the per-participant Opus encoders; mu guards the rest.
+// Room is one meeting. Who owns what:
+//   - the video goroutine (videoLoop) owns the room's one video clock, the
+//     live output (compositor, encoder) and the lip-sync release: on every
+//     tick it takes each participant's due picture and hands it to the live
+//     output and to every attached sink;
+//   - the audio goroutine (audioLoop) owns the 20 ms audio clock, the mix
+//     and the per-participant Opus encoders, and hands the full mix to sinks;
+//   - mu guards membership, settings and holds, and is only ever held for
+//     bookkeeping. Membership and the sink list reach the two loops as
+//     immutable snapshots swapped in on change, so the loops never lock the
+//     room on a tick.
 type Room struct {
-	srv  *Server
-	name string
-	log  *slog.Logger
+	rooms *Rooms
+	name  string
+	log   *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	done   chan struct{}
 
-	comp       *mixer.Compositor
 	videoTrack *webrtc.TrackLocalStaticSample
 	settingsCh chan struct{}
+	keyWanted  atomic.Bool
+	receivers  atomic.Int32 // participants whose connection is up
+
+	members atomic.Pointer[memberSnapshot]
+	sinks   atomic.Pointer[sinkSnapshot]
 
 	mu           sync.Mutex
 	participants []*Participant
+	sinkList     []Sink
+	subs         []PacketSubscriber
 	settings     Settings
 	nextID       int
 	closed       bool
 	created      time.Time
-	keyPending   bool
-	lastKey      time.Time
-	extraComps   map[*mixer.Compositor]struct{}
-	audioSinks   map[AudioSink]struct{}
 	holds        int
 	emptySince   time.Time
-	stats        roomStats
+
+	framesOut atomic.Int64
+	bytesOut  atomic.Int64
+	keyframes atomic.Int64
+	statsMu   sync.Mutex
+	latency   []time.Duration // recent server-added latencies
+	latencyAt int
 }
 
-type roomStats struct {
-	framesOut    int64
-	bytesOut     int64
-	keyframes    int64
-	latency      []time.Duration // recent server-added latencies
-	latencyIndex int
+// memberSnapshot is the membership as the loops see it; never modified.
+type memberSnapshot struct {
+	version uint64
+	all     []*Participant // join order
+	tiles   []mixer.Tile   // publishers in display order
 }
 
-func newRoom(s *Server, name string) (*Room, error) {
-	w, h := s.cfg.Quality.Size()
-	comp, err := mixer.NewCompositor(w, h)
-	if err != nil {
-		return nil, err
-	}
+// sinkSnapshot is the attached sinks as the loops see it; never modified.
+type sinkSnapshot struct {
+	version uint64
+	sinks   []Sink
+	subs    []PacketSubscriber
+}
+
+func newRoom(s *Rooms, name string) (*Room, error) {
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "mcu-"+name)
 	if err != nil {
-		comp.Close()
 		return nil, fmt.Errorf("mcu: room video track: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Room{
-		srv: s, name: name, log: s.log.With("room", name),
-		ctx: ctx, cancel: cancel,
-		comp: comp, videoTrack: track,
+	r := &Room{
+		rooms: s, name: name, log: s.log.With("room", name),
+		ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		videoTrack: track,
 		settingsCh: make(chan struct{}, 1),
 		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
 		created:    time.Now(),
-		extraComps: map[*mixer.Compositor]struct{}{}, audioSinks: map[AudioSink]struct{}{},
-	}, nil
+	}
+	r.members.Store(&memberSnapshot{})
+	r.sinks.Store(&sinkSnapshot{})
+	return r, nil
 }
 
 // Name is the room's name.
 func (r *Room) Name() string { return r.name }
+
+// Done is closed once the room has closed and its loops have ended.
+func (r *Room) Done() <-chan struct{} { return r.done }
 
 // Settings returns the room's output settings.
 func (r *Room) Settings() Settings {
@@ -117,6 +134,7 @@ func (r *Room) isClosed() bool {
 
 // run drives the room until it closes.
 func (r *Room) run() {
+	defer close(r.done)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); r.videoLoop() }()
@@ -129,8 +147,6 @@ func (r *Room) run() {
 		p.Leave()
 	}
 	wg.Wait()
-	// Extra compositors belong to the recordings, which free them.
-	r.comp.Close()
 	r.log.Info("room closed")
 }
 
@@ -142,13 +158,13 @@ func (r *Room) Close() {
 	r.cancel()
 }
 
-func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
+func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sender) (*Participant, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if len(r.participants) >= r.srv.cfg.MaxParticipants {
+	if len(r.participants) >= r.rooms.cfg.MaxParticipants {
 		r.mu.Unlock()
 		return nil, ErrRoomFull
 	}
@@ -156,7 +172,7 @@ func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
 	id := fmt.Sprintf("p%d", r.nextID)
 	r.mu.Unlock()
 
-	p, err := newParticipant(r, id, name, out)
+	p, err := newParticipant(r, id, name, opts, out)
 	if err != nil {
 		r.closeIfEmpty()
 		return nil, err
@@ -169,17 +185,30 @@ func (r *Room) join(name string, out signaling.Sender) (*Participant, error) {
 	}
 	r.participants = append(r.participants, p)
 	r.emptySince = time.Time{}
+	r.publishMembersLocked()
 	list := r.participantListLocked()
 	settings := r.settings
 	r.mu.Unlock()
 
-	r.log.Info("participant joined", "participant", id, "name", name)
+	r.log.Info("participant joined", "participant", id, "name", name, "receive_only", opts.ReceiveOnly)
 	out.Send(signaling.Message{Type: signaling.TypeJoined, Room: r.name, ParticipantID: id, Participants: list,
 		Quality: string(settings.Quality), FPS: settings.FPS})
 	info := p.info()
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantJoined, Participant: &info}, p)
-	r.relayout()
+	r.layoutChanged()
 	return p, nil
+}
+
+// publishMembersLocked swaps in a new membership snapshot for the loops.
+func (r *Room) publishMembersLocked() {
+	prev := r.members.Load()
+	m := &memberSnapshot{version: prev.version + 1, all: append([]*Participant(nil), r.participants...)}
+	for _, p := range r.participants {
+		if !p.receiveOnly {
+			m.tiles = append(m.tiles, mixer.Tile{ID: p.id, Name: p.name})
+		}
+	}
+	r.members.Store(m)
 }
 
 // closeIfEmpty closes a room that nobody joined and nothing holds.
@@ -204,7 +233,8 @@ func (r *Room) leave(p *Participant) {
 		r.mu.Unlock()
 		return
 	}
-	r.participants = append(r.participants[:idx], r.participants[idx+1:]...)
+	r.participants = append(r.participants[:idx:idx], r.participants[idx+1:]...)
+	r.publishMembersLocked()
 	empty := len(r.participants) == 0
 	held := r.holds > 0
 	if empty {
@@ -218,7 +248,7 @@ func (r *Room) leave(p *Participant) {
 		r.Close()
 		return
 	}
-	r.relayout()
+	r.layoutChanged()
 }
 
 func (r *Room) participantListLocked() []signaling.Participant {
@@ -231,44 +261,30 @@ func (r *Room) participantListLocked() []signaling.Participant {
 
 // Participants returns the participants in join order.
 func (r *Room) Participants() []*Participant {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*Participant(nil), r.participants...)
+	return r.members.Load().all
 }
 
-// relayout gives every participant a tile in join order and tells everyone.
-func (r *Room) relayout() {
-	r.mu.Lock()
-	tiles := make([]mixer.Tile, len(r.participants))
-	for i, p := range r.participants {
-		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
-	}
-	// Under r.mu, so that concurrent joins and leaves apply in order.
-	for _, c := range r.compositorsLocked() {
-		c.SetTiles(tiles)
-	}
-	r.mu.Unlock()
+// layoutChanged tells everyone the new layout and asks for a keyframe, so
+// receivers see the re-flowed grid at once.
+func (r *Room) layoutChanged() {
 	r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
 	r.RequestKeyframe()
 }
 
-// Layout returns every participant's tile on the composite.
+// Layout returns every publisher's tile on the live composite.
 func (r *Room) Layout() []signaling.Tile {
-	rects := r.comp.Layout()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]signaling.Tile, 0, len(rects))
-	for i, p := range r.participants {
-		if i >= len(rects) {
-			break
-		}
-		out = append(out, tileOf(p, rects[i]))
+	m := r.members.Load()
+	w, h := r.Settings().Quality.Size()
+	rects := mixer.Tiles(len(m.tiles), w, h)
+	out := make([]signaling.Tile, len(m.tiles))
+	for i, t := range m.tiles {
+		out[i] = tileOf(t, rects[i])
 	}
 	return out
 }
 
-func tileOf(p *Participant, rc image.Rectangle) signaling.Tile {
-	return signaling.Tile{ParticipantID: p.id, Name: p.name, X: rc.Min.X, Y: rc.Min.Y, W: rc.Dx(), H: rc.Dy()}
+func tileOf(t mixer.Tile, rc image.Rectangle) signaling.Tile {
+	return signaling.Tile{ParticipantID: t.ID, Name: t.Name, X: rc.Min.X, Y: rc.Min.Y, W: rc.Dx(), H: rc.Dy()}
 }
 
 // broadcast sends m to every participant but skip.
@@ -286,15 +302,15 @@ func (r *Room) Broadcast(m signaling.Message) { r.broadcast(m, nil) }
 // SetSettings changes the output quality and/or fps ("" and 0 keep the
 // current value). It takes effect on the next frame, for everyone.
 func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
-	var q transcode.Quality
+	var q output.Quality
 	var err error
 	if quality != "" {
-		if q, err = transcode.ParseQuality(quality); err != nil {
+		if q, err = output.ParseQuality(quality); err != nil {
 			return r.Settings(), err
 		}
 	}
 	if fps != 0 {
-		if err := transcode.CheckFPS(fps); err != nil {
+		if _, err := output.ParseFPS(fps); err != nil {
 			return r.Settings(), err
 		}
 	}
@@ -322,105 +338,69 @@ func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
 	return s, nil
 }
 
-// RequestKeyframe asks the room encoder for a keyframe. Requests closer
+// RequestKeyframe asks the live encoder for a keyframe. Requests closer
 // than keyframeThrottle to the previous keyframe are held, not dropped: the
 // video loop serves them once the throttle allows.
-func (r *Room) RequestKeyframe() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.keyPending = true
-}
+func (r *Room) RequestKeyframe() { r.keyWanted.Store(true) }
 
-// takeKeyframe reports whether the encoder should make a keyframe now.
-func (r *Room) takeKeyframe(now time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.keyPending || now.Sub(r.lastKey) < keyframeThrottle {
-		return false
-	}
-	r.keyPending, r.lastKey = false, now
-	r.stats.keyframes++
-	return true
-}
-
-// AddAudioSink makes s receive the full mix until removed.
-func (r *Room) AddAudioSink(s AudioSink) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.audioSinks[s] = struct{}{}
-}
-
-// RemoveAudioSink stops s; once it returns, s gets no more audio.
-func (r *Room) RemoveAudioSink(s AudioSink) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.audioSinks, s)
-}
-
-// AttachCompositor creates a compositor of its own size that receives every
-// participant's pictures, for an output whose size differs from the live
-// one (a recording). DetachCompositor frees it.
-func (r *Room) AttachCompositor(w, h int) (*mixer.Compositor, error) {
-	c, err := mixer.NewCompositor(w, h)
-	if err != nil {
-		return nil, err
-	}
+// AddSink attaches s to the room's media: from the next tick it gets the
+// tiles, then the pictures and the mix.
+func (r *Room) AddSink(s Sink) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		c.Close()
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	tiles := make([]mixer.Tile, len(r.participants))
-	for i, p := range r.participants {
-		tiles[i] = mixer.Tile{ID: p.id, Name: p.name}
-	}
-	c.SetTiles(tiles)
-	r.extraComps[c] = struct{}{}
-	return c, nil
+	r.sinkList = append(r.sinkList[:len(r.sinkList):len(r.sinkList)], s)
+	r.publishSinksLocked()
+	return nil
 }
 
-// DetachCompositor stops feeding c and frees it.
-func (r *Room) DetachCompositor(c *mixer.Compositor) {
+// RemoveSink detaches s; a call that is under way may still reach it.
+func (r *Room) RemoveSink(s Sink) {
 	r.mu.Lock()
-	_, ok := r.extraComps[c]
-	delete(r.extraComps, c)
-	r.mu.Unlock()
-	if ok {
-		c.Close()
-	}
-}
-
-func (r *Room) compositorsLocked() []*mixer.Compositor {
-	out := make([]*mixer.Compositor, 0, 1+len(r.extraComps))
-	out = append(out, r.comp)
-	for c := range r.extraComps {
-		out = append(out, c)
-	}
-	return out
-}
-
-// endTile shows participant id's placeholder on every compositor.
-func (r *Room) endTile(id string) {
-	r.mu.Lock()
-	comps := r.compositorsLocked()
-	r.mu.Unlock()
-	for _, c := range comps {
-		c.End(id)
-	}
-}
-
-// pushFrame hands a participant's picture to every compositor of the room.
-func (r *Room) pushFrame(id string, f *astiav.Frame, at time.Time) error {
-	r.mu.Lock()
-	comps := r.compositorsLocked()
-	r.mu.Unlock()
-	for _, c := range comps {
-		if err := c.Push(id, f, at); err != nil {
-			return err
+	defer r.mu.Unlock()
+	for i, x := range r.sinkList {
+		if x == s {
+			r.sinkList = append(r.sinkList[:i:i], r.sinkList[i+1:]...)
+			break
 		}
 	}
+	r.publishSinksLocked()
+}
+
+// SubscribeLive hands s every packet of the live video output (and keeps
+// the live output encoding while it is subscribed) until UnsubscribeLive.
+// A keyframe follows soon.
+func (r *Room) SubscribeLive(s PacketSubscriber) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	r.subs = append(r.subs[:len(r.subs):len(r.subs)], s)
+	r.publishSinksLocked()
+	r.mu.Unlock()
+	r.RequestKeyframe()
 	return nil
+}
+
+// UnsubscribeLive stops handing packets to s.
+func (r *Room) UnsubscribeLive(s PacketSubscriber) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.subs {
+		if x == s {
+			r.subs = append(r.subs[:i:i], r.subs[i+1:]...)
+			break
+		}
+	}
+	r.publishSinksLocked()
+}
+
+func (r *Room) publishSinksLocked() {
+	prev := r.sinks.Load()
+	r.sinks.Store(&sinkSnapshot{version: prev.version + 1, sinks: r.sinkList, subs: r.subs})
 }
 
 // Hold keeps the room open while it is being recorded, for up to
@@ -453,115 +433,155 @@ func (r *Room) checkEmpty(now time.Time) {
 	}
 }
 
-func (r *Room) newVideoEncoder(s Settings) (*transcode.Encoder, error) {
-	w, h := s.Quality.Size()
-	return transcode.NewVideoEncoder(transcode.VideoConfig{
-		Codec: "vp8", Width: w, Height: h, FPS: s.FPS, Bitrate: s.Quality.VideoBitrate(s.FPS),
-		Threads: r.srv.cfg.EncoderThreads, ErrorResilient: true,
-	})
+// videoState is what the video loop alone owns besides the live output.
+type videoState struct {
+	members   uint64          // version of the membership last applied
+	sinks     uint64          // version of the sink list last applied
+	attached  map[Sink]bool   // sinks that have had their tiles
+	cameraOff map[string]bool // participants whose tile was ended by a mute
+	lastKey   time.Time
 }
 
-// videoLoop composites and encodes on the room's own clock, whatever the
-// inputs do, and sends the same packets to every participant.
+// videoLoop is the room's one video clock. On each tick it applies
+// membership and sink changes, releases every participant's due picture to
+// the live output and the sinks, and encodes the live output if anyone
+// receives it.
 func (r *Room) videoLoop() {
 	s := r.Settings()
-	enc, err := r.newVideoEncoder(s)
+	live, err := newLiveOutput(r.videoTrack, s, r.rooms.cfg.EncoderThreads)
 	if err != nil {
-		r.log.Error("video encoder", "err", err)
+		r.log.Error("live output", "err", err)
 		r.Close()
 		return
 	}
-	defer func() { enc.Close() }()
+	defer live.close()
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
-	var pts int64
-	var lastTick time.Time
+	st := &videoState{attached: map[Sink]bool{}, cameraOff: map[string]bool{}}
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.settingsCh:
 			ns := r.Settings()
-			if ns == s {
+			if ns == live.settings {
 				continue
 			}
-			// The new encoder first: if it cannot be made, nothing changes.
-			e, err := r.newVideoEncoder(ns)
-			if err != nil {
-				r.log.Error("video encoder", "err", err)
+			if err := live.apply(ns); err != nil {
+				r.log.Error("changing output settings", "err", err)
 				continue
 			}
-			w, h := ns.Quality.Size()
-			if err := r.comp.Resize(w, h); err != nil {
-				e.Close()
-				r.log.Error("resizing compositor", "err", err)
-				continue
-			}
-			enc.Close()
-			enc, s, pts = e, ns, 0
-			ticker.Reset(time.Second / time.Duration(s.FPS))
+			ticker.Reset(time.Second / time.Duration(ns.FPS))
 			r.broadcast(signaling.Message{Type: signaling.TypeLayout, Layout: r.Layout()}, nil)
 		case now := <-ticker.C:
-			if r.takeKeyframe(now) {
-				enc.ForceKeyframe()
-			}
-			for _, p := range r.Participants() {
-				p.releaseVideo(now)
-			}
-			pic, err := r.comp.Render(now)
-			if err != nil {
-				r.log.Error("compositing", "err", err)
-				continue
-			}
-			fresh := r.comp.DrawnPushTimes()
-			// The RTP clock follows the wall clock even when ticks are missed.
-			dur := time.Second / time.Duration(s.FPS)
-			if !lastTick.IsZero() && now.Sub(lastTick) > dur {
-				dur = now.Sub(lastTick)
-			}
-			lastTick = now
-			var sent int64
-			err = enc.EncodeVideo(pic, pts, func(pkt *astiav.Packet) error {
-				data := pkt.Data()
-				sent += int64(len(data))
-				return r.videoTrack.WriteSample(media.Sample{Data: data, Duration: dur})
-			})
-			pts++
-			if err != nil {
-				r.log.Warn("encoding video", "err", err)
-			}
-			done := time.Now()
-			r.mu.Lock()
-			r.stats.framesOut++
-			r.stats.bytesOut += sent
-			for _, t := range fresh {
-				r.recordLatencyLocked(done.Sub(t))
-			}
-			r.mu.Unlock()
+			r.tick(now, live, st)
 			r.checkEmpty(now)
 		}
 	}
 }
 
-func (r *Room) recordLatencyLocked(d time.Duration) {
-	const keep = 512
-	if len(r.stats.latency) < keep {
-		r.stats.latency = append(r.stats.latency, d)
+func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
+	m, ss := r.members.Load(), r.sinks.Load()
+	if ss.version != st.sinks {
+		st.sinks = ss.version
+		clear(st.attached)
+		for _, s := range ss.sinks {
+			st.attached[s] = true
+		}
+		st.members = 0 // every sink gets the tiles again: cheap, and new ones need them
+	}
+	if m.version != st.members {
+		st.members = m.version
+		live.SetTiles(m.tiles)
+		for _, s := range ss.sinks {
+			s.SetTiles(m.tiles)
+		}
+		for id := range st.cameraOff {
+			if !m.has(id) {
+				delete(st.cameraOff, id)
+			}
+		}
+	}
+	for _, p := range m.all {
+		if p.receiveOnly {
+			continue
+		}
+		off := p.videoMuted.Load()
+		if off && !st.cameraOff[p.id] {
+			st.cameraOff[p.id] = true
+			live.EndTile(p.id)
+			for _, s := range ss.sinks {
+				s.EndTile(p.id)
+			}
+		} else if !off && st.cameraOff[p.id] {
+			delete(st.cameraOff, p.id)
+		}
+		f, arrived := p.releaseVideo(now)
+		if f == nil {
+			continue
+		}
+		if !off {
+			live.Picture(p.id, f, arrived)
+			for _, s := range ss.sinks {
+				s.Picture(p.id, f, arrived)
+			}
+		}
+		f.Free()
+	}
+	// Nobody receives the live output: no compositing, no encoding.
+	if r.receivers.Load() == 0 && len(ss.subs) == 0 {
 		return
 	}
-	r.stats.latency[r.stats.latencyIndex%keep] = d
-	r.stats.latencyIndex++
+	key := false
+	if r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
+		r.keyWanted.Store(false)
+		st.lastKey, key = now, true
+		r.keyframes.Add(1)
+	}
+	sent, err := live.encode(now, key, ss.subs)
+	if err != nil {
+		r.log.Warn("live output", "err", err)
+	}
+	r.framesOut.Add(1)
+	r.bytesOut.Add(sent)
+	if fresh := live.comp.DrawnPushTimes(); len(fresh) > 0 {
+		done := time.Now()
+		r.statsMu.Lock()
+		for _, t := range fresh {
+			r.recordLatencyLocked(done.Sub(t))
+		}
+		r.statsMu.Unlock()
+	}
 }
 
-// audioLoop mixes every 20 ms: the full mix for sinks, and for each
-// participant the mix without their own voice, encoded with their own Opus
-// encoder. It follows the wall clock: blocks missed while the machine was
-// busy are made up (a few at a time) so that audio never falls behind.
+func (m *memberSnapshot) has(id string) bool {
+	for _, p := range m.all {
+		if p.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Room) recordLatencyLocked(d time.Duration) {
+	const keep = 512
+	if len(r.latency) < keep {
+		r.latency = append(r.latency, d)
+		return
+	}
+	r.latency[r.latencyAt%keep] = d
+	r.latencyAt++
+}
+
+// audioLoop is the room's 20 ms audio clock: the full mix for sinks, and
+// for each participant the mix without their own voice, encoded with their
+// own Opus encoder. It follows the wall clock: blocks missed while the
+// machine was busy are made up (a few at a time) so that audio never falls
+// behind.
 func (r *Room) audioLoop() {
 	m := &roomMixer{room: r, outs: map[*Participant]*mixOut{}, full: make([]float32, mixer.BlockSamples), lim: mixer.NewLimiter()}
 	defer m.close()
-	const block = 20 * time.Millisecond
-	ticker := time.NewTicker(block)
+	ticker := time.NewTicker(audioBlock)
 	defer ticker.Stop()
 	start := time.Now()
 	var done int64
@@ -570,27 +590,36 @@ func (r *Room) audioLoop() {
 		case <-r.ctx.Done():
 			return
 		case now := <-ticker.C:
-			due := int64(now.Sub(start) / block)
-			if due-done > 5 {
-				done = due - 5 // too far behind: skip rather than burst
+			due := int64(now.Sub(start) / audioBlock)
+			if due-done > maxAudioCatchUp {
+				m.skipped += due - done - maxAudioCatchUp
+				done = due - maxAudioCatchUp // too far behind: skip rather than burst
 			}
 			for ; done < due; done++ {
-				m.mixBlock(start.Add(time.Duration(done) * block))
+				m.mixBlock(start.Add(time.Duration(done) * audioBlock))
 			}
 		}
 	}
 }
 
+const (
+	audioBlock      = 20 * time.Millisecond
+	maxAudioCatchUp = 5
+)
+
 // roomMixer is the audio loop's state; only that goroutine touches it.
 type roomMixer struct {
-	room  *Room
-	outs  map[*Participant]*mixOut
-	full  []float32
-	lim   *mixer.Limiter
-	ins   [][]float32
-	minus [][]float32
-	lims  []*mixer.Limiter
-	sinks []AudioSink
+	room    *Room
+	outs    map[*Participant]*mixOut
+	full    []float32
+	lim     *mixer.Limiter
+	ins     [][]float32
+	minus   [][]float32
+	lims    []*mixer.Limiter
+	active  []*Participant
+	version uint64
+	mixed   int64 // blocks mixed
+	skipped int64 // blocks given up on because the loop fell too far behind
 }
 
 type mixOut struct {
@@ -600,19 +629,24 @@ type mixOut struct {
 
 func (m *roomMixer) mixBlock(at time.Time) {
 	r := m.room
-	ps := r.Participants()
-	for p, o := range m.outs {
-		if p.isGone() {
-			o.close()
-			delete(m.outs, p)
+	snap := r.members.Load()
+	if snap.version != m.version {
+		m.version = snap.version
+		for p, o := range m.outs {
+			if p.isGone() || !snap.has(p.id) {
+				o.close()
+				delete(m.outs, p)
+			}
 		}
 	}
-	m.ins, m.minus, m.lims = m.ins[:0], m.minus[:0], m.lims[:0]
-	active := ps[:0:0]
-	for _, p := range ps {
+	m.ins, m.minus, m.lims, m.active = m.ins[:0], m.minus[:0], m.lims[:0], m.active[:0]
+	for _, p := range snap.all {
+		if !p.connected.Load() {
+			continue // nobody to send to yet
+		}
 		o := m.outs[p]
 		if o == nil {
-			enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
+			enc, err := transcode.NewAudioEncoder(transcode.AudioConfig{Codec: "opus", Bitrate: output.LiveAudioBitrate})
 			if err != nil {
 				r.log.Error("opus encoder", "err", err)
 				continue
@@ -620,28 +654,33 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			o = &mixOut{enc: enc, lim: mixer.NewLimiter()}
 			m.outs[p] = o
 		}
-		active = append(active, p)
+		m.active = append(m.active, p)
 		m.ins = append(m.ins, p.audioBlock())
 		m.minus = append(m.minus, p.mixBuf())
 		m.lims = append(m.lims, o.lim)
 	}
+	// Voices of participants nobody can hear yet still reach the sinks.
+	for _, p := range snap.all {
+		if !p.connected.Load() && !p.receiveOnly {
+			if b := p.audioBlock(); b != nil {
+				m.ins = append(m.ins, b)
+				m.minus = append(m.minus, nil)
+				m.lims = append(m.lims, nil)
+			}
+		}
+	}
 	mixer.Mix(m.ins, m.full, m.lim, m.minus, m.lims)
-	for i, p := range active {
+	for i, p := range m.active {
 		if err := m.outs[p].enc.EncodeAudio(m.minus[i], false, func(pkt *astiav.Packet) error {
 			return p.writeAudio(pkt.Data())
 		}); err != nil {
 			r.log.Warn("encoding audio", "participant", p.id, "err", err)
 		}
 	}
-	r.mu.Lock()
-	m.sinks = m.sinks[:0]
-	for k := range r.audioSinks {
-		m.sinks = append(m.sinks, k)
+	for _, k := range r.sinks.Load().sinks {
+		k.Audio(m.full, at)
 	}
-	r.mu.Unlock()
-	for _, k := range m.sinks {
-		k.WriteAudio(m.full, at)
-	}
+	m.mixed++
 }
 
 func (m *roomMixer) close() {
@@ -680,9 +719,12 @@ func (r *Room) Info() RoomInfo {
 		info.Participants = append(info.Participants, p.Stats())
 	}
 	r.mu.Lock()
-	info.CreatedAt, info.FramesOut, info.VideoBytes, info.Keyframes = r.created, r.stats.framesOut, r.stats.bytesOut, r.stats.keyframes
-	lat := append([]time.Duration(nil), r.stats.latency...)
+	info.CreatedAt = r.created
 	r.mu.Unlock()
+	info.FramesOut, info.VideoBytes, info.Keyframes = r.framesOut.Load(), r.bytesOut.Load(), r.keyframes.Load()
+	r.statsMu.Lock()
+	lat := append([]time.Duration(nil), r.latency...)
+	r.statsMu.Unlock()
 	if len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		info.LatencyMedianMS = float64(lat[len(lat)/2]) / float64(time.Millisecond)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,42 +17,48 @@ import (
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
 )
 
 type testServer struct {
-	rooms *mcu.Server
-	sig   *signaling.Server
-	http  *httptest.Server
-	ws    string
+	*server.Server
+	ws string
 }
 
 func startServer(t *testing.T) *testServer {
+	return startServerWith(t, server.Config{})
+}
+
+// startServerWith runs a server at 360p15 (unless cfg says otherwise) on a
+// free loopback port.
+func startServerWith(t *testing.T, cfg server.Config) *testServer {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	transcode.SetLogger(log)
-	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, Log: log})
+	if cfg.Rooms.Quality == "" {
+		cfg.Rooms.Quality, cfg.Rooms.FPS = output.Q360, 15
+	}
+	cfg.Rooms.IncludeLoopback = true
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	h := httptest.NewServer(web.NewHandler(web.Options{Rooms: rooms, Signaling: sig, Log: log}))
-	s := &testServer{rooms: rooms, sig: sig, http: h, ws: "ws" + strings.TrimPrefix(h.URL, "http") + "/ws"}
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{Server: srv, ws: srv.WebsocketURL()}
 	t.Cleanup(s.close)
 	return s
 }
 
 func (s *testServer) close() {
-	s.sig.Close()
-	s.http.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = s.rooms.Close(ctx)
+	_ = s.Close(ctx)
 }
 
 type testWriter struct{ t *testing.T }
@@ -167,7 +172,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	}
 
 	// Stats over the API.
-	resp, err := http.Get(s.http.URL + "/api/rooms/r1")
+	resp, err := http.Get(s.URL() + "/api/rooms/r1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +197,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	}
 
 	// A live quality change reaches every receiver.
-	req, _ := http.NewRequest(http.MethodPut, s.http.URL+"/api/rooms/r1", bytes.NewBufferString(`{"quality":"480p"}`))
+	req, _ := http.NewRequest(http.MethodPut, s.URL()+"/api/rooms/r1", bytes.NewBufferString(`{"quality":"480p"}`))
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +263,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 	}
 	clients = nil
 	eventually(t, 5*time.Second, "room closed after the last leave", func() error {
-		if rs := s.rooms.Rooms(); len(rs) != 0 {
+		if rs := s.Rooms.List(); len(rs) != 0 {
 			return fmt.Errorf("%d rooms still open", len(rs))
 		}
 		return nil

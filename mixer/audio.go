@@ -3,10 +3,12 @@ package mixer
 import (
 	"math"
 	"sync"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
 // SampleRate of all mixer audio: mono float32 samples in [-1, 1].
-const SampleRate = 48000
+const SampleRate = output.SampleRate
 
 // BlockSamples is one 20 ms mixing block.
 const BlockSamples = SampleRate / 50

@@ -36,12 +36,19 @@ type Tile struct {
 // waits for an input: an input without a fresh picture keeps its last one
 // for StaleAfter, then shows a placeholder with its name.
 //
-// Push, End and SetTiles may be called from other goroutines than Render.
+// Push, End, SetTiles, Resize and Layout may be called from any goroutine:
+// they only post to an inbox under a short lock. Render, DrawnPushTimes and
+// Close belong to the one goroutine that owns the compositor; Render takes
+// the inbox and then scales without holding any lock, so a producer never
+// waits for a render.
 type Compositor struct {
 	// StaleAfter is how long a picture is held once its input stops.
 	StaleAfter time.Duration
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	in inbox
+
+	// Render state, owned by the rendering goroutine.
 	canvas *transcode.Canvas
 	tiles  []*tileState
 	byID   map[string]*tileState
@@ -49,6 +56,25 @@ type Compositor struct {
 	slots  int
 	// drawnAt holds the push times of the pictures the last Render drew.
 	drawnAt []time.Time
+}
+
+// inbox is what producers posted since the last Render.
+type inbox struct {
+	closed  bool
+	tiles   []Tile // the latest SetTiles, valid when tilesSet
+	tilesOK bool
+	known   map[string]bool // ids of the latest tile list
+	w, h    int             // the latest size
+	resized bool
+	// pictures holds one picture per input; the frames are reused.
+	pictures map[string]*pendingPicture
+}
+
+type pendingPicture struct {
+	f     *astiav.Frame
+	at    time.Time
+	fresh bool // f holds a picture not yet taken by Render
+	ended bool // End was called after the last Push
 }
 
 type tileState struct {
@@ -71,38 +97,153 @@ func NewCompositor(w, h int) (*Compositor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Compositor{StaleAfter: DefaultStaleAfter, canvas: canvas, byID: map[string]*tileState{}, dirty: true}, nil
+	return &Compositor{
+		StaleAfter: DefaultStaleAfter, canvas: canvas, byID: map[string]*tileState{}, dirty: true,
+		in: inbox{known: map[string]bool{}, w: w, h: h, pictures: map[string]*pendingPicture{}},
+	}, nil
 }
 
 // ErrClosed is returned by a closed compositor.
 var ErrClosed = errors.New("mixer: compositor closed")
 
-// Resize switches to a new canvas size; everything is redrawn.
+// Resize switches to a new canvas size from the next Render; everything is
+// redrawn then.
 func (c *Compositor) Resize(w, h int) error {
-	canvas, err := transcode.NewCanvas(w, h)
-	if err != nil {
-		return err
+	if w <= 0 || h <= 0 || w%2 != 0 || h%2 != 0 {
+		return fmt.Errorf("mixer: canvas size %dx%d must be positive and even", w, h)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.canvas == nil {
-		canvas.Close()
+	if c.in.closed {
 		return ErrClosed
 	}
-	c.canvas.Close()
-	c.canvas = canvas
-	c.relayout()
+	c.in.w, c.in.h, c.in.resized = w, h, true
 	return nil
 }
 
-// SetTiles sets the inputs in display order. Inputs that stay keep their
-// pictures; inputs that go are released.
+// SetTiles sets the inputs in display order from the next Render. Inputs
+// that stay keep their pictures; inputs that go are released.
 func (c *Compositor) SetTiles(tiles []Tile) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.canvas == nil {
+	if c.in.closed {
 		return
 	}
+	c.in.tiles = append(c.in.tiles[:0], tiles...)
+	c.in.tilesOK = true
+	clear(c.in.known)
+	for _, t := range tiles {
+		c.in.known[t.ID] = true
+	}
+	for id, pp := range c.in.pictures {
+		if !c.in.known[id] {
+			pp.f.Free()
+			delete(c.in.pictures, id)
+		}
+	}
+}
+
+// Layout returns the tile rectangles in display order, as the next Render
+// draws them.
+func (c *Compositor) Layout() []image.Rectangle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.in.known)
+	return Tiles(n, c.in.w, c.in.h)
+}
+
+// Push hands the compositor a new picture for input id, taken at now. The
+// compositor keeps its own reference; the caller keeps ownership of f.
+// Pictures of inputs that are not tiles are ignored.
+func (c *Compositor) Push(id string, f *astiav.Frame, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in.closed || !c.in.known[id] {
+		return nil
+	}
+	pp := c.in.pictures[id]
+	if pp == nil {
+		pp = &pendingPicture{f: astiav.AllocFrame()}
+		c.in.pictures[id] = pp
+	} else {
+		pp.f.Unref()
+	}
+	if err := pp.f.Ref(f); err != nil {
+		pp.fresh = false
+		return fmt.Errorf("mixer: holding picture of %s: %w", id, err)
+	}
+	pp.at, pp.fresh, pp.ended = now, true, false
+	return nil
+}
+
+// End marks input id as finished: its tile shows the placeholder from the
+// next Render on, until a new picture is pushed.
+func (c *Compositor) End(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in.closed || !c.in.known[id] {
+		return
+	}
+	pp := c.in.pictures[id]
+	if pp == nil {
+		pp = &pendingPicture{f: astiav.AllocFrame()}
+		c.in.pictures[id] = pp
+	}
+	pp.f.Unref()
+	pp.fresh, pp.ended = false, true
+}
+
+// take applies what producers posted to the render state. The lock is held
+// only while references are moved, never while scaling.
+func (c *Compositor) take() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in.closed {
+		return ErrClosed
+	}
+	if c.in.resized {
+		canvas, err := transcode.NewCanvas(c.in.w, c.in.h)
+		if err != nil {
+			return err
+		}
+		c.canvas.Close()
+		c.canvas = canvas
+		c.in.resized = false
+		c.relayout()
+	}
+	if c.in.tilesOK {
+		c.applyTiles(c.in.tiles)
+		c.in.tilesOK = false
+	}
+	for id, pp := range c.in.pictures {
+		ts := c.byID[id]
+		if ts == nil {
+			continue
+		}
+		switch {
+		case pp.fresh:
+			// Swap the frames: the tile gets the new picture, the inbox
+			// keeps the old frame for the next Push.
+			if ts.frame == nil {
+				ts.frame = astiav.AllocFrame()
+			}
+			ts.frame, pp.f = pp.f, ts.frame
+			pp.f.Unref()
+			ts.updated, ts.fresh, ts.ended, ts.timed = pp.at, true, false, false
+			pp.fresh = false
+		case pp.ended:
+			if ts.frame != nil {
+				ts.frame.Free()
+				ts.frame = nil
+			}
+			ts.ended = true
+			pp.ended = false
+		}
+	}
+	return nil
+}
+
+func (c *Compositor) applyTiles(tiles []Tile) {
 	next := make([]*tileState, 0, len(tiles))
 	byID := make(map[string]*tileState, len(tiles))
 	for _, t := range tiles {
@@ -127,17 +268,6 @@ func (c *Compositor) SetTiles(tiles []Tile) {
 	c.relayout()
 }
 
-// Layout returns the tile rectangles in display order.
-func (c *Compositor) Layout() []image.Rectangle {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]image.Rectangle, len(c.tiles))
-	for i, t := range c.tiles {
-		out[i] = t.rect
-	}
-	return out
-}
-
 func (c *Compositor) relayout() {
 	w, h := c.canvas.Size()
 	rects := Tiles(len(c.tiles), w, h)
@@ -156,47 +286,11 @@ func (c *Compositor) release(ts *tileState) {
 	c.canvas.DropSlot(ts.slot)
 }
 
-// Push hands the compositor a new picture for input id, taken at now. The
-// compositor keeps its own reference; the caller keeps ownership of f.
-func (c *Compositor) Push(id string, f *astiav.Frame, now time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ts := c.byID[id]
-	if ts == nil || c.canvas == nil {
-		return nil
-	}
-	if ts.frame == nil {
-		ts.frame = astiav.AllocFrame()
-	} else {
-		ts.frame.Unref()
-	}
-	if err := ts.frame.Ref(f); err != nil {
-		return fmt.Errorf("mixer: holding picture of %s: %w", id, err)
-	}
-	ts.updated, ts.fresh, ts.ended, ts.timed = now, true, false, false
-	return nil
-}
-
-// End marks input id as finished: its tile shows the placeholder from now on.
-func (c *Compositor) End(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if ts := c.byID[id]; ts != nil && !ts.ended {
-		ts.ended = true
-		if ts.frame != nil {
-			ts.frame.Free()
-			ts.frame = nil
-		}
-	}
-}
-
 // Render draws the picture for time now and returns the canvas frame, which
 // stays owned by the compositor and is valid until the next call.
 func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.canvas == nil {
-		return nil, ErrClosed
+	if err := c.take(); err != nil {
+		return nil, err
 	}
 	if err := c.canvas.Begin(); err != nil {
 		return nil, err
@@ -239,15 +333,9 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 }
 
 // DrawnPushTimes returns the push times of the pictures drawn by the last
-// Render and forgets them, so that the caller can measure how long a
-// picture took from arrival to leaving in a composite.
-func (c *Compositor) DrawnPushTimes() []time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := append([]time.Time(nil), c.drawnAt...)
-	c.drawnAt = c.drawnAt[:0]
-	return out
-}
+// Render, so that the owner can measure how long a picture took from
+// arrival to leaving in a composite. The slice is reused by the next Render.
+func (c *Compositor) DrawnPushTimes() []time.Time { return c.drawnAt }
 
 func (c *Compositor) drawPlaceholder(t *tileState) {
 	c.canvas.Fill(t.rect, PlaceholderColour)
@@ -266,16 +354,23 @@ func (c *Compositor) drawPlaceholder(t *tileState) {
 	t.holder, t.drawn = true, image.Rectangle{}
 }
 
-// Close frees the canvas and every held picture.
+// Close frees the canvas and every held picture. The owner calls it once
+// it no longer renders; later Push and SetTiles calls do nothing.
 func (c *Compositor) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.in.closed {
+		return
+	}
+	c.in.closed = true
+	for id, pp := range c.in.pictures {
+		pp.f.Free()
+		delete(c.in.pictures, id)
+	}
 	for _, t := range c.tiles {
 		c.release(t)
 	}
 	c.tiles, c.byID = nil, map[string]*tileState{}
-	if c.canvas != nil {
-		c.canvas.Close()
-		c.canvas = nil
-	}
+	c.canvas.Close()
+	c.canvas = nil
 }

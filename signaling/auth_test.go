@@ -106,8 +106,8 @@ func TestTokenRoomAndName(t *testing.T) {
 	c.send(Message{Type: TypeJoin, Name: "Mallory"})
 	joined := c.expect(TypeJoined)
 	s := e.backend.nextSession(t)
-	if joined.Room != "r" || s.room != "r" || s.name != "Alice" {
-		t.Fatalf("joined %q as %q", s.room, s.name)
+	if joined.Room != "r" || s.room != "r" || s.name != "Alice" || s.opts.Identity != "alice-1" || s.opts.ReceiveOnly {
+		t.Fatalf("joined %q as %q with %+v", s.room, s.name, s.opts)
 	}
 
 	// A join-only participant may not change the room's output.
@@ -119,6 +119,18 @@ func TestTokenRoomAndName(t *testing.T) {
 	s.waitLeft(t)
 	if len(s.settings) != 0 {
 		t.Fatalf("settings applied: %v", s.settings)
+	}
+}
+
+func TestTokenCanPublishFalseJoinsReceiveOnly(t *testing.T) {
+	e, keys, _ := authEnv(t)
+	no := false
+	tok := mint(t, keys, "viewer", "Viewer", auth.VideoGrant{Room: "r", RoomJoin: true, CanPublish: &no}, time.Hour)
+	c := e.dialToken(t, tok, nil)
+	c.send(Message{Type: TypeJoin, Room: "r"})
+	c.expect(TypeJoined)
+	if s := e.backend.nextSession(t); !s.opts.ReceiveOnly {
+		t.Fatal("canPublish=false did not join receive-only")
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,14 +18,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/mcu-dev/mcu/auth"
+	"github.com/mcu-dev/mcu/output"
 )
 
 const maxNameRunes = 64
 
 var (
 	roomPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	qualities   = []string{"360p", "480p", "720p"}
-	frameRates  = []int{15, 30}
 )
 
 // conn is one websocket connection. The reader (the ServeHTTP goroutine)
@@ -402,7 +400,14 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeBadRequest, "name: contains control characters")
 		return
 	}
-	s, err := c.srv.backend.Join(m.Room, name, c)
+	opts := JoinOptions{ReceiveOnly: m.ReceiveOnly}
+	if c.claims != nil {
+		// canPublish=false in the token makes a receive-only join whatever
+		// the message asks.
+		opts.ReceiveOnly = opts.ReceiveOnly || !c.claims.CanPublish()
+		opts.Identity = c.claims.Identity()
+	}
+	s, err := c.srv.backend.Join(m.Room, name, opts, c)
 	if err != nil {
 		c.replyError("join", err)
 		return
@@ -427,12 +432,18 @@ func (c *conn) settings(m Message) {
 	case m.Quality == "" && m.FPS == 0:
 		c.sendError(CodeBadMessage, "quality or fps: required")
 		return
-	case m.Quality != "" && !slices.Contains(qualities, m.Quality):
-		c.sendError(CodeBadRequest, "quality: must be one of "+strings.Join(qualities, ", "))
-		return
-	case m.FPS != 0 && !slices.Contains(frameRates, m.FPS):
-		c.sendError(CodeBadRequest, fmt.Sprintf("fps: must be one of %v", frameRates))
-		return
+	}
+	if m.Quality != "" {
+		if _, err := output.ParseQuality(m.Quality); err != nil {
+			c.sendError(CodeBadRequest, "quality: "+err.Error())
+			return
+		}
+	}
+	if m.FPS != 0 {
+		if _, err := output.ParseFPS(m.FPS); err != nil {
+			c.sendError(CodeBadRequest, "fps: "+err.Error())
+			return
+		}
 	}
 	if err := c.session.SetSettings(m.Quality, m.FPS); err != nil {
 		c.replyError("settings", err)

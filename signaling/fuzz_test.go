@@ -15,7 +15,7 @@ import (
 // failing on a few inputs to exercise the error paths. It never blocks.
 type fuzzBackend struct{}
 
-func (fuzzBackend) Join(room, name string, out Sender) (Session, error) {
+func (fuzzBackend) Join(room, name string, _ JoinOptions, out Sender) (Session, error) {
 	if room == "full" {
 		return nil, &Error{Code: CodeRoomFull, Message: "room is full"}
 	}

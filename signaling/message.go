@@ -39,6 +39,8 @@ type Message struct {
 	// join
 	Room string `json:"room,omitempty"`
 	Name string `json:"name,omitempty"`
+	// ReceiveOnly on join: watch and listen without publishing.
+	ReceiveOnly bool `json:"receive_only,omitempty"`
 	// offer / answer
 	SDP string `json:"sdp,omitempty"`
 	// candidate (trickle ICE, both directions); nil candidate never sent

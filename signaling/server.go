@@ -30,7 +30,16 @@ type Backend interface {
 	// on out before any other event for the participant, since only the room
 	// layer knows the participant list and settings. Errors may be *Error
 	// (room_full, bad_request, ...).
-	Join(room, name string, out Sender) (Session, error)
+	Join(room, name string, opts JoinOptions, out Sender) (Session, error)
+}
+
+// JoinOptions are how a participant takes part in a room.
+type JoinOptions struct {
+	// ReceiveOnly participants publish nothing: they have no tile and no
+	// voice in the mix, and only receive the composite and the mix.
+	ReceiveOnly bool
+	// Identity is the access token's subject; empty when auth is off.
+	Identity string
 }
 
 // Session is one joined participant as seen by its connection. The server

@@ -43,7 +43,7 @@ func NewDecoderByName(name string, threads int) (*Decoder, error) {
 		return nil, fmt.Errorf("transcode: allocating %s decoder failed", name)
 	}
 	if codec.ID() == astiav.CodecIDOpus {
-		cc.SetSampleRate(48000)
+		cc.SetSampleRate(SampleRate)
 		cc.SetChannelLayout(astiav.ChannelLayoutStereo)
 	}
 	return openDecoder(cc, codec, threads)

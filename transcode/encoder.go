@@ -102,8 +102,19 @@ func NewVideoEncoder(cfg VideoConfig) (*Encoder, error) {
 	return &Encoder{cc: cc, pkt: astiav.AllocPacket(), name: cfg.Codec, video: true}, nil
 }
 
-// NewAudioEncoder opens a mono 48 kHz "opus" (libopus) or "aac" encoder.
-func NewAudioEncoder(codecName string, bitrate int, globalHeader bool) (*Encoder, error) {
+// AudioConfig describes an audio encoder; it always encodes mono at SampleRate.
+type AudioConfig struct {
+	// Codec is "opus" (libopus) or "aac".
+	Codec string
+	// Bitrate in bits per second.
+	Bitrate int
+	// GlobalHeader puts codec headers in extradata (MP4).
+	GlobalHeader bool
+}
+
+// NewAudioEncoder opens a mono "opus" or "aac" encoder at SampleRate.
+func NewAudioEncoder(cfg AudioConfig) (*Encoder, error) {
+	codecName, bitrate, globalHeader := cfg.Codec, cfg.Bitrate, cfg.GlobalHeader
 	var codec *astiav.Codec
 	var sf astiav.SampleFormat
 	opts := astiav.NewDictionary()

@@ -7,10 +7,12 @@ import (
 	"math"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
 // SampleRate is the rate of the mixer's mono float32 audio.
-const SampleRate = 48000
+const SampleRate = output.SampleRate
 
 // Decoded is one piece of media read from a file: a picture or audio samples,
 // stamped with its time in seconds from the start of the file.

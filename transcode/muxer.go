@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
 // Muxer writes encoded packets to a WebM or fragmented MP4 file. Both stay
@@ -20,20 +22,20 @@ type Muxer struct {
 
 // NewMuxer creates path in format f with one stream per encoder (nil ones
 // are skipped) and writes the header.
-func NewMuxer(path string, f Format, encs ...*Encoder) (m *Muxer, err error) {
+func NewMuxer(path string, f output.Format, encs ...*Encoder) (m *Muxer, err error) {
 	name := "webm"
 	opts := astiav.NewDictionary()
 	defer opts.Free()
 	switch f {
-	case WebM:
+	case output.WebM:
 		_ = opts.Set("cluster_time_limit", "1000", 0)
 		_ = opts.Set("cluster_size_limit", "2097152", 0)
-	case MP4:
+	case output.MP4:
 		name = "mp4"
 		_ = opts.Set("movflags", "frag_keyframe+empty_moov+default_base_moof", 0)
 		_ = opts.Set("frag_duration", "1000000", 0)
 	default:
-		return nil, fmt.Errorf("%w: %q", ErrBadFormat, f)
+		return nil, fmt.Errorf("transcode: muxer: %w", output.ErrBadFormat)
 	}
 	fc, err := astiav.AllocOutputFormatContext(nil, name, path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/mcu-dev/mcu/internal/mediatest"
+	"github.com/mcu-dev/mcu/output"
 )
 
 // TestWriterSurvivesCrash writes 4 s of media and, without finishing the
@@ -18,7 +19,7 @@ import (
 // process leaves behind.
 func TestWriterSurvivesCrash(t *testing.T) {
 	mediatest.Need(t, "ffprobe")
-	for _, f := range []Format{WebM, MP4} {
+	for _, f := range []output.Format{output.WebM, output.MP4} {
 		t.Run(string(f), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cut."+string(f))
 			w, err := NewFileWriter(WriterConfig{Path: path, Format: f, Width: 640, Height: 360, FPS: 15})
@@ -155,26 +156,6 @@ func TestOpenFileErrorsNameTheFile(t *testing.T) {
 	_, err := OpenFile("/nonexistent/clip.webm")
 	if err == nil || !contains(err.Error(), "/nonexistent/clip.webm") {
 		t.Fatalf("error %v does not name the file", err)
-	}
-}
-
-func TestSettings(t *testing.T) {
-	for _, s := range []string{"360p", "480P", " 720p "} {
-		if _, err := ParseQuality(s); err != nil {
-			t.Errorf("ParseQuality(%q): %v", s, err)
-		}
-	}
-	if _, err := ParseQuality("1080p"); !errors.Is(err, ErrBadQuality) {
-		t.Errorf("1080p: %v", err)
-	}
-	if err := CheckFPS(25); !errors.Is(err, ErrBadFPS) {
-		t.Errorf("fps 25: %v", err)
-	}
-	if w, h := Q480.Size(); w != 854 || h != 480 {
-		t.Errorf("480p = %dx%d", w, h)
-	}
-	if _, err := ParseFormat("avi"); !errors.Is(err, ErrBadFormat) {
-		t.Errorf("avi: %v", err)
 	}
 }
 

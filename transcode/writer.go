@@ -5,12 +5,14 @@ import (
 	"fmt"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/mcu-dev/mcu/output"
 )
 
 // WriterConfig describes a mixed-media file.
 type WriterConfig struct {
 	Path   string
-	Format Format
+	Format output.Format
 	// Width, Height and FPS of the video; ignored when AudioOnly.
 	Width, Height, FPS int
 	// VideoBitrate in bits per second; 0 picks a default for the size.
@@ -31,7 +33,7 @@ type FileWriter struct {
 
 // NewFileWriter opens the encoders and creates the file.
 func NewFileWriter(cfg WriterConfig) (w *FileWriter, err error) {
-	if _, err := ParseFormat(string(cfg.Format)); err != nil {
+	if _, err := output.ParseFormat(string(cfg.Format)); err != nil {
 		return nil, err
 	}
 	w = &FileWriter{}
@@ -40,7 +42,7 @@ func NewFileWriter(cfg WriterConfig) (w *FileWriter, err error) {
 			w.free()
 		}
 	}()
-	global := cfg.Format == MP4
+	global := cfg.Format.NeedsGlobalHeader()
 	if !cfg.AudioOnly {
 		br := cfg.VideoBitrate
 		if br <= 0 {
@@ -56,12 +58,9 @@ func NewFileWriter(cfg WriterConfig) (w *FileWriter, err error) {
 	}
 	abr := cfg.AudioBitrate
 	if abr <= 0 {
-		abr = 64_000
-		if cfg.Format == MP4 {
-			abr = 96_000
-		}
+		abr = cfg.Format.AudioBitrate()
 	}
-	if w.audio, err = NewAudioEncoder(cfg.Format.AudioCodec(), abr, global); err != nil {
+	if w.audio, err = NewAudioEncoder(AudioConfig{Codec: cfg.Format.AudioCodec(), Bitrate: abr, GlobalHeader: global}); err != nil {
 		return w, err
 	}
 	if w.mux, err = NewMuxer(cfg.Path, cfg.Format, w.video, w.audio); err != nil {
@@ -71,12 +70,12 @@ func NewFileWriter(cfg WriterConfig) (w *FileWriter, err error) {
 }
 
 func sizeBitrate(w, h, fps int) int {
-	q := Q720
+	q := output.Q720
 	switch {
 	case h <= 360:
-		q = Q360
+		q = output.Q360
 	case h <= 480:
-		q = Q480
+		q = output.Q480
 	}
 	return q.VideoBitrate(fps)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/output"
 )
 
 //go:embed static
@@ -21,7 +22,7 @@ const maxBodyBytes = 64 << 10
 
 // Options wires the handler to the rest of the server.
 type Options struct {
-	Rooms *mcu.Server
+	Rooms *mcu.Rooms
 	// Recorder serves /api/recordings; nil disables recording.
 	Recorder *mcu.Recorder
 	// Signaling serves /ws.
@@ -64,7 +65,7 @@ func NewHandler(o Options) http.Handler {
 }
 
 type api struct {
-	rooms    *mcu.Server
+	rooms    *mcu.Rooms
 	recorder *mcu.Recorder
 	log      *slog.Logger
 }
@@ -74,7 +75,7 @@ func apiError(c *gin.Context, status int, msg string) {
 }
 
 func (a *api) listRooms(c *gin.Context) {
-	rooms := a.rooms.Rooms()
+	rooms := a.rooms.List()
 	out := make([]mcu.RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
 		out = append(out, r.Info())
@@ -114,7 +115,7 @@ func (a *api) putRoom(c *gin.Context) {
 		return
 	}
 	if req.Quality == "" && req.FPS == 0 {
-		apiError(c, http.StatusBadRequest, `give "quality" (360p, 480p, 720p) and/or "fps" (15, 30)`)
+		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`) and/or "fps" (`+output.AllowedFPS()+`)`)
 		return
 	}
 	if _, err := r.SetSettings(req.Quality, req.FPS); err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,48 +19,41 @@ import (
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 )
 
 type apiServer struct {
-	rooms    *mcu.Server
-	recorder *mcu.Recorder
-	sig      *signaling.Server
-	http     *httptest.Server
-	dir      string
+	*server.Server
+	dir string
 }
 
 func startAPI(t *testing.T, dir string) *apiServer {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	transcode.SetLogger(log)
-	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, Log: log})
+	srv, err := server.New(server.Config{
+		Rooms:         mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true},
+		RecordingsDir: dir,
+		Log:           log,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := mcu.NewRecorder(dir, rooms, log)
-	if err != nil {
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	h := httptest.NewServer(web.NewHandler(web.Options{Rooms: rooms, Recorder: rec, Signaling: sig, Log: log}))
-	s := &apiServer{rooms: rooms, recorder: rec, sig: sig, http: h, dir: dir}
+	s := &apiServer{Server: srv, dir: dir}
 	t.Cleanup(s.close)
 	return s
 }
 
 func (s *apiServer) close() {
-	s.sig.Close()
-	s.http.Close()
-	s.recorder.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = s.rooms.Close(ctx)
+	_ = s.Close(ctx)
 }
 
-func (s *apiServer) ws() string { return "ws" + strings.TrimPrefix(s.http.URL, "http") + "/ws" }
+func (s *apiServer) ws() string { return s.WebsocketURL() }
 
 // call makes a request and returns the status and body.
 func (s *apiServer) call(t *testing.T, method, path, body string, hdr ...string) (int, []byte, http.Header) {
@@ -70,7 +62,7 @@ func (s *apiServer) call(t *testing.T, method, path, body string, hdr ...string)
 	if body != "" {
 		rd = bytes.NewBufferString(body)
 	}
-	req, err := http.NewRequest(method, s.http.URL+path, rd)
+	req, err := http.NewRequest(method, s.URL()+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,9 +141,9 @@ func TestRecordingAPI(t *testing.T) {
 
 	// Bad requests name the field and the allowed values.
 	s.expect(t, "POST", "/api/rooms/nope/recordings", `{}`, 404, "room nope not found")
-	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"format":"avi"}`, 400, `"format" must be webm or mp4`)
-	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"quality":"1080p"}`, 400, `"quality" must be 360p, 480p or 720p`)
-	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"fps":24}`, 400, `"fps" must be 15 or 30`)
+	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"format":"avi"}`, 400, `"format": unknown format "avi" (allowed: webm, mp4)`)
+	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"quality":"1080p"}`, 400, `"quality": unknown quality "1080p" (allowed: 360p, 480p, 720p)`)
+	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"fps":24}`, 400, `"fps": unsupported fps 24 (allowed: 15, 30)`)
 	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"audio_only":"yes"}`, 400, `"audio_only"`)
 	s.expect(t, "POST", "/api/rooms/rec/recordings", `{"bogus":1}`, 400, "unknown field")
 	s.expect(t, "GET", "/api/recordings/0000", "", 404, "not found")
@@ -188,7 +180,7 @@ func TestRecordingAPI(t *testing.T) {
 		got := decodeRec(t, s.expect(t, "POST", "/api/recordings/"+r.ID+"/stop", "", 200, `"state":"finished"`))
 		elapsed := time.Since(started).Seconds()
 		if got.SizeBytes <= 0 || got.EndedAt == nil || math.Abs(got.DurationS-elapsed) > 1 {
-			t.Errorf("stopped %s: size %d, duration %.2f s for %.2f s of wall clock", r.ID, got.SizeBytes, got.DurationS, elapsed)
+			t.Errorf("stopped %s (%s %s audio-only %v): size %d, duration %.2f s for %.2f s of wall clock", r.ID, r.Format, r.Quality, r.AudioOnly, got.SizeBytes, got.DurationS, elapsed)
 		}
 	}
 	// Stopping twice is harmless.

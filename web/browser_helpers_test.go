@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,9 +19,8 @@ import (
 
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -49,26 +47,23 @@ func startBrowserServer(t *testing.T) string {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	transcode.SetLogger(log)
-	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3, Log: log})
+	srv, err := server.New(server.Config{
+		Rooms:         mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3},
+		RecordingsDir: t.TempDir(),
+		Log:           log,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := mcu.NewRecorder(t.TempDir(), rooms, log)
-	if err != nil {
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	h := httptest.NewServer(web.NewHandler(web.Options{Rooms: rooms, Recorder: rec, Signaling: sig, Log: log}))
 	t.Cleanup(func() {
-		sig.Close()
-		h.Close()
-		rec.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = rooms.Close(ctx)
+		_ = srv.Close(ctx)
 	})
-	return h.URL
+	return srv.URL()
 }
 
 type logWriter struct{ t *testing.T }

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/transcode"
+	"github.com/mcu-dev/mcu/output"
 )
 
 func runCompose(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compose", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output file; the container follows the extension (.webm: VP8+Opus, .mp4: H.264+AAC)")
-	quality := fs.String("quality", "720p", "output size: 360p, 480p or 720p")
+	quality := fs.String("quality", "720p", "output size: "+output.AllowedQualities())
 	fps := fs.Int("fps", 30, "output frame rate: 15 or 30")
 	threads := fs.Int("threads", 1, "video encoder threads")
 	fs.Usage = func() {
@@ -32,13 +32,13 @@ func runCompose(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mcu compose: -o OUT is required")
 		return 2
 	}
-	q, err := transcode.ParseQuality(*quality)
+	q, err := output.ParseQuality(*quality)
 	if err != nil {
-		fmt.Fprintf(stderr, "mcu compose: -quality %q: allowed values are 360p, 480p, 720p\n", *quality)
+		fmt.Fprintf(stderr, "mcu compose: -quality: %v\n", err)
 		return 2
 	}
-	if err := transcode.CheckFPS(*fps); err != nil {
-		fmt.Fprintf(stderr, "mcu compose: -fps %d: allowed values are 15, 30\n", *fps)
+	if _, err := output.ParseFPS(*fps); err != nil {
+		fmt.Fprintf(stderr, "mcu compose: -fps: %v\n", err)
 		return 2
 	}
 	if fs.NArg() == 0 {

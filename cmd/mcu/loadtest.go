@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -16,9 +14,9 @@ import (
 	"github.com/mcu-dev/mcu/internal/load"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
 )
 
 func runLoadtest(ctx context.Context, args []string, stderr io.Writer) int {
@@ -39,7 +37,7 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	perRoom := fs.Int("per-room", 4, "participants N per room (each publishes and receives)")
 	duration := fs.Duration("duration", 30*time.Second, "measured window")
 	warmup := fs.Duration("warmup", 5*time.Second, "wait after everyone joined and the settings are applied, before measuring")
-	quality := fs.String("quality", "", "set the rooms' output quality before measuring: 360p, 480p, 720p (empty: server default)")
+	quality := fs.String("quality", "", "set the rooms' output quality before measuring: "+output.AllowedQualities()+" (empty: server default)")
 	fps := fs.Int("fps", 0, "set the rooms' output fps before measuring: 15 or 30 (0: server default)")
 	pid := fs.Int("server-pid", 0, "pid of the server process, to read its CPU from /proc/PID/stat")
 	spawn := fs.Bool("spawn", false, "run the server in this process on a free loopback port (its CPU then includes the load generator)")
@@ -122,23 +120,21 @@ func parseSize(s string) (w, h int, err error) {
 // spawnServer runs the server in this process on a free loopback port with
 // the defaults of "mcu serve", and returns its websocket URL.
 func spawnServer(perRoom int, log *slog.Logger) (string, func(), error) {
-	rooms, err := mcu.NewServer(mcu.Config{Quality: transcode.Q720, FPS: 30, MaxParticipants: max(16, perRoom), IncludeLoopback: true, EncoderThreads: 1, Log: log})
+	srv, err := server.New(server.Config{
+		Rooms: mcu.Config{Quality: output.Q720, FPS: 30, MaxParticipants: max(16, perRoom), IncludeLoopback: true, EncoderThreads: 1},
+		Log:   log,
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := srv.Listen("127.0.0.1:0"); err != nil {
+		_ = srv.Close(context.Background())
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: web.NewHandler(web.Options{Rooms: rooms, Signaling: sig, Log: log}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
 	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		sig.Close()
-		_ = srv.Shutdown(ctx)
-		_ = rooms.Close(ctx)
+		_ = srv.Close(ctx)
 	}
-	return "ws://" + ln.Addr().String() + "/ws", stop, nil
+	return srv.WebsocketURL(), stop, nil
 }

@@ -31,13 +31,13 @@ func TestComposeFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"compose", "-o", "x.webm", "-quality", "1080p", "a.webm"}, 2, "allowed values are 360p, 480p, 720p"},
-		{[]string{"compose", "-o", "x.webm", "-fps", "25", "a.webm"}, 2, "allowed values are 15, 30"},
+		{[]string{"compose", "-o", "x.webm", "-quality", "1080p", "a.webm"}, 2, "(allowed: 360p, 480p, 720p)"},
+		{[]string{"compose", "-o", "x.webm", "-fps", "25", "a.webm"}, 2, "(allowed: 15, 30)"},
 		{[]string{"compose", "a.webm"}, 2, "-o OUT is required"},
 		{[]string{"compose", "-o", "x.webm"}, 2, "no input files"},
 		{[]string{"compose", "-o", "x.webm", "-bogus"}, 2, "flag provided but not defined"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{[]string{"serve", "-quality", "4k"}, 2, "allowed values are 360p, 480p, 720p"},
+		{[]string{"serve", "-quality", "4k"}, 2, "(allowed: 360p, 480p, 720p)"},
 		{[]string{"serve", "-udp-ports", "9-1"}, 2, "want MIN-MAX"},
 	} {
 		var stderr bytes.Buffer

@@ -7,24 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mcu-dev/mcu/mcu"
-	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
-	"github.com/mcu-dev/mcu/web"
+	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/server"
 )
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpAddr := fs.String("http", envOr("MCU_HTTP", "127.0.0.1:8080"), "HTTP listen address (env MCU_HTTP)")
-	quality := fs.String("quality", envOr("MCU_QUALITY", "720p"), "output quality of new rooms: 360p, 480p, 720p (env MCU_QUALITY)")
-	fps := fs.Int("fps", envInt("MCU_FPS", 30), "output fps of new rooms: 15 or 30 (env MCU_FPS)")
+	quality := fs.String("quality", envOr("MCU_QUALITY", "720p"), "output quality of new rooms: "+output.AllowedQualities()+" (env MCU_QUALITY)")
+	fps := fs.Int("fps", envInt("MCU_FPS", 30), "output fps of new rooms: "+output.AllowedFPS()+" (env MCU_FPS)")
 	udp := fs.String("udp-ports", envOr("MCU_UDP_PORTS", ""), "WebRTC UDP port range MIN-MAX, empty for any (env MCU_UDP_PORTS)")
 	publicIP := fs.String("public-ip", envOr("MCU_PUBLIC_IP", ""), "public IP(s) to announce behind 1:1 NAT, comma separated (env MCU_PUBLIC_IP)")
 	loopback := fs.Bool("loopback", envBool("MCU_LOOPBACK", true), "offer 127.0.0.1 ICE candidates (env MCU_LOOPBACK)")
@@ -40,18 +38,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	transcode.SetLogger(log)
 
-	q, err := transcode.ParseQuality(*quality)
+	q, err := output.ParseQuality(*quality)
 	if err != nil {
-		fmt.Fprintf(stderr, "mcu serve: -quality %q: allowed values are 360p, 480p, 720p\n", *quality)
+		fmt.Fprintf(stderr, "mcu serve: -quality: %v\n", err)
 		return 2
 	}
-	if err := transcode.CheckFPS(*fps); err != nil {
-		fmt.Fprintf(stderr, "mcu serve: -fps %d: allowed values are 15, 30\n", *fps)
+	if _, err := output.ParseFPS(*fps); err != nil {
+		fmt.Fprintf(stderr, "mcu serve: -fps: %v\n", err)
 		return 2
 	}
-	cfg := mcu.Config{Quality: q, FPS: *fps, MaxParticipants: *maxPart, IncludeLoopback: *loopback, EncoderThreads: *threads, Log: log}
+	cfg := mcu.Config{Quality: q, FPS: *fps, MaxParticipants: *maxPart, IncludeLoopback: *loopback, EncoderThreads: *threads}
 	if *udp != "" {
 		lo, hi, ok := strings.Cut(*udp, "-")
 		a, err1 := strconv.ParseUint(lo, 10, 16)
@@ -65,44 +62,31 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	if *publicIP != "" {
 		cfg.PublicIPs = strings.Split(*publicIP, ",")
 	}
-	rooms, err := mcu.NewServer(cfg)
+	srv, err := server.New(server.Config{Rooms: cfg, RecordingsDir: *recDir, Log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
 		return 2
 	}
-	recorder, err := mcu.NewRecorder(*recDir, rooms, log)
-	if err != nil {
+	if err := srv.Listen(*httpAddr); err != nil {
 		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
+		_ = srv.Close(context.Background())
 		return 1
 	}
-	sig := signaling.NewServer(rooms, log, signaling.Options{})
-	handler := web.NewHandler(web.Options{Rooms: rooms, Recorder: recorder, Signaling: sig, Log: log})
-
-	ln, err := net.Listen("tcp", *httpAddr)
-	if err != nil {
-		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
-		return 1
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("serving", "url", "http://"+ln.Addr().String(), "quality", q, "fps", *fps)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "url", srv.URL(), "quality", q, "fps", *fps)
+	code := 0
 	select {
-	case err := <-errc:
+	case err := <-srv.Err():
 		if !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
-			return 1
+			code = 1
 		}
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sig.Close()
-	_ = srv.Shutdown(sctx)
-	recorder.Close()
-	if err := rooms.Close(sctx); err != nil {
-		log.Warn("closing rooms", "err", err)
+	if err := srv.Close(sctx); err != nil {
+		log.Warn("shutting down", "err", err)
 	}
-	return 0
+	return code
 }

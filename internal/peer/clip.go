@@ -8,6 +8,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/transcode"
 )
 
@@ -176,7 +177,7 @@ func drawPattern(mask []byte, w, h, i, n int) {
 }
 
 func (clip *Clip) encodeAudio(tone float64) error {
-	enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
+	enc, err := transcode.NewAudioEncoder(transcode.AudioConfig{Codec: "opus", Bitrate: output.LiveAudioBitrate})
 	if err != nil {
 		return fmt.Errorf("peer: clip audio encoder: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -337,7 +338,7 @@ func (c *Client) publishVideo(t *webrtc.TrackLocalStaticSample) {
 
 func (c *Client) publishAudio(t *webrtc.TrackLocalStaticSample) {
 	defer c.wg.Done()
-	enc, err := transcode.NewAudioEncoder("opus", 48_000, false)
+	enc, err := transcode.NewAudioEncoder(transcode.AudioConfig{Codec: "opus", Bitrate: output.LiveAudioBitrate})
 	if err != nil {
 		return
 	}

@@ -12,14 +12,14 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
-	"github.com/mcu-dev/mcu/transcode"
 )
 
-// Config is what a Server needs to run rooms.
+// Config is what Rooms needs to run rooms.
 type Config struct {
 	// Quality and FPS are the output settings of new rooms.
-	Quality transcode.Quality
+	Quality output.Quality
 	FPS     int
 	// MaxParticipants per room (0 = 16).
 	MaxParticipants int
@@ -34,8 +34,9 @@ type Config struct {
 	Log            *slog.Logger
 }
 
-// Server holds the rooms. It implements signaling.Backend.
-type Server struct {
+// Rooms is the registry of open rooms: it creates a room on its first join
+// and forgets it when it closes. It implements signaling.Backend.
+type Rooms struct {
 	cfg Config
 	api *webrtc.API
 	log *slog.Logger
@@ -47,20 +48,20 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// NewServer prepares the WebRTC stack: VP8 (preferred), H.264 and Opus, with
+// NewRooms prepares the WebRTC stack: VP8 (preferred), H.264 and Opus, with
 // pion's NACK, RTCP report and TWCC interceptors.
-func NewServer(cfg Config) (*Server, error) {
+func NewRooms(cfg Config) (*Rooms, error) {
 	if cfg.Quality == "" {
-		cfg.Quality = transcode.Q720
+		cfg.Quality = output.DefaultQuality
 	}
 	if cfg.FPS == 0 {
-		cfg.FPS = 30
+		cfg.FPS = output.DefaultFPS
 	}
-	if _, err := transcode.ParseQuality(string(cfg.Quality)); err != nil {
-		return nil, err
+	if _, err := output.ParseQuality(string(cfg.Quality)); err != nil {
+		return nil, fmt.Errorf("mcu: %w", err)
 	}
-	if err := transcode.CheckFPS(cfg.FPS); err != nil {
-		return nil, err
+	if _, err := output.ParseFPS(cfg.FPS); err != nil {
+		return nil, fmt.Errorf("mcu: %w", err)
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 16
@@ -82,7 +83,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 	}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
 		PayloadType:        111,
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("mcu: registering opus: %w", err)
@@ -110,11 +111,11 @@ func NewServer(cfg Config) (*Server, error) {
 	lf.DefaultLogLevel = logging.LogLevelError
 	se.LoggerFactory = lf
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &Server{cfg: cfg, api: api, log: cfg.Log, rooms: map[string]*Room{}}, nil
+	return &Rooms{cfg: cfg, api: api, log: cfg.Log, rooms: map[string]*Room{}}, nil
 }
 
 // OnRoom registers fn to be called for every new room, before anyone is in it.
-func (s *Server) OnRoom(fn func(*Room)) {
+func (s *Rooms) OnRoom(fn func(*Room)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hooks = append(s.hooks, fn)
@@ -122,13 +123,13 @@ func (s *Server) OnRoom(fn func(*Room)) {
 
 // Join implements signaling.Backend: it admits name into room, creating the
 // room on first join.
-func (s *Server) Join(room, name string, out signaling.Sender) (signaling.Session, error) {
+func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signaling.Sender) (signaling.Session, error) {
 	for {
 		r, err := s.roomFor(room)
 		if err != nil {
 			return nil, err
 		}
-		p, err := r.join(name, out)
+		p, err := r.join(name, opts, out)
 		if err == ErrClosed {
 			continue // the room closed just now; make a new one
 		}
@@ -142,7 +143,7 @@ func (s *Server) Join(room, name string, out signaling.Sender) (signaling.Sessio
 	}
 }
 
-func (s *Server) roomFor(name string) (*Room, error) {
+func (s *Rooms) roomFor(name string) (*Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -173,7 +174,7 @@ func (s *Server) roomFor(name string) (*Room, error) {
 }
 
 // Room returns the open room called name.
-func (s *Server) Room(name string) (*Room, error) {
+func (s *Rooms) Room(name string) (*Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.rooms[name]
@@ -183,8 +184,8 @@ func (s *Server) Room(name string) (*Room, error) {
 	return r, nil
 }
 
-// Rooms returns the open rooms sorted by name.
-func (s *Server) Rooms() []*Room {
+// List returns the open rooms sorted by name.
+func (s *Rooms) List() []*Room {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*Room, 0, len(s.rooms))
@@ -198,7 +199,7 @@ func (s *Server) Rooms() []*Room {
 }
 
 // Close closes every room and waits for them.
-func (s *Server) Close(ctx context.Context) error {
+func (s *Rooms) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	rooms := make([]*Room, 0, len(s.rooms))

@@ -1,0 +1,24 @@
+package mcu
+
+// GroupCount is the number of running recording groups, for tests.
+func (rc *Recorder) GroupCount() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.groups)
+}
+
+// LiveReuse reports, for tests, whether each running group writes the live
+// encoder's packets rather than encoding itself, keyed by recording id.
+func (rc *Recorder) LiveReuse() map[string]bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := map[string]bool{}
+	for _, g := range rc.groups {
+		g.mu.Lock()
+		for id := range g.ids {
+			out[id] = g.reuse.Load()
+		}
+		g.mu.Unlock()
+	}
+	return out
+}
