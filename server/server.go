@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
@@ -30,6 +36,35 @@ type Config struct {
 	Signaling signaling.Options
 	// Log receives every component's logs (default: slog.Default()).
 	Log *slog.Logger
+
+	// Keys turn on access tokens for /ws and the API (docs/security.md);
+	// nil lets everyone do everything.
+	Keys *auth.Keys
+	// Limiter answers failed authentications from an address more and
+	// more slowly (default auth.NewLimiter()).
+	Limiter *auth.Limiter
+	// TLS, when set, makes Serve speak HTTPS and WSS.
+	TLS *tls.Config
+	// ICE shapes how media reaches the server through firewalls.
+	ICE ICE
+	// MaxRooms caps the rooms open at once (0: no cap); a join that would
+	// open one more is refused with room_limit.
+	MaxRooms int
+	// MaxRecordings caps the recordings running at once (0: no cap).
+	MaxRecordings int
+}
+
+// ICE configures the media transports.
+type ICE struct {
+	// UDPPort, when not 0, carries all WebRTC UDP on this one port on every
+	// interface (ICE UDP mux) instead of one port per participant.
+	UDPPort int
+	// TCPAddr, when set ("0.0.0.0:7881"), accepts ICE over TCP there, the
+	// fallback for clients whose network blocks UDP.
+	TCPAddr string
+	// Servers (STUN/TURN URLs with credentials) are handed to browsers in
+	// the joined message.
+	Servers []webrtc.ICEServer
 }
 
 // Server is a running MCU.
@@ -39,10 +74,14 @@ type Server struct {
 	Signaling *signaling.Server
 	Handler   http.Handler
 
-	log  *slog.Logger
-	http *http.Server
-	ln   net.Listener
-	errc chan error
+	log    *slog.Logger
+	tls    *tls.Config
+	http   *http.Server
+	ln     net.Listener
+	errc   chan error
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+	tcpLn  net.Listener
 }
 
 // New builds the server's parts. It listens nowhere until Serve.
@@ -52,27 +91,123 @@ func New(cfg Config) (*Server, error) {
 	}
 	transcode.SetLogger(cfg.Log)
 	cfg.Rooms.Log = cfg.Log
-	s := &Server{log: cfg.Log}
+	s := &Server{log: cfg.Log, tls: cfg.TLS}
+	if err := s.openICE(cfg.ICE, &cfg.Rooms); err != nil {
+		s.closeICE()
+		return nil, err
+	}
 	var err error
 	if s.Rooms, err = mcu.NewRooms(cfg.Rooms); err != nil {
+		s.closeICE()
 		return nil, err
 	}
 	if cfg.RecordingsDir != "" {
 		if s.Recorder, err = mcu.NewRecorder(cfg.RecordingsDir, s.Rooms, cfg.Log); err != nil {
 			_ = s.Rooms.Close(context.Background())
+			s.closeICE()
 			return nil, err
 		}
 	}
-	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, cfg.Signaling)
-	s.Handler = web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log})
+	limiter := cfg.Limiter
+	if limiter == nil {
+		limiter = auth.NewLimiter()
+	}
+	sigOpts := cfg.Signaling
+	sigOpts.Keys, sigOpts.Limiter = cfg.Keys, limiter
+	if len(cfg.ICE.Servers) > 0 {
+		sigOpts.ICEServers = cfg.ICE.Servers
+	}
+	var backend signaling.Backend = s.Rooms
+	if cfg.MaxRooms > 0 {
+		backend = roomCap{s.Rooms, cfg.MaxRooms}
+	}
+	s.Signaling = signaling.NewServer(backend, cfg.Log, sigOpts)
+	s.Handler = web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log,
+		Keys: cfg.Keys, Limiter: limiter, MaxRecordings: cfg.MaxRecordings})
 	return s, nil
+}
+
+// openICE opens the shared UDP socket and the ICE-TCP listener and hands
+// them to the rooms' WebRTC stack.
+func (s *Server) openICE(o ICE, rooms *mcu.Config) error {
+	if o.UDPPort != 0 {
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithLogger(quietLogger("udpmux"))}
+		if rooms.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		m, err := ice.NewMultiUDPMuxFromPort(o.UDPPort, opts...)
+		if err != nil {
+			return fmt.Errorf("server: UDP port %d for media: %w", o.UDPPort, err)
+		}
+		s.udpMux, rooms.ICEUDPMux = m, m
+		s.log.Info("WebRTC media on one UDP port", "port", o.UDPPort)
+	}
+	if o.TCPAddr != "" {
+		ln, err := net.Listen("tcp", o.TCPAddr)
+		if err != nil {
+			return fmt.Errorf("server: ICE-TCP listener: %w", err)
+		}
+		s.tcpLn = ln
+		m := webrtc.NewICETCPMux(quietLogger("tcpmux"), ln, 64)
+		s.tcpMux, rooms.ICETCPMux = m, m
+		s.log.Info("WebRTC media over TCP", "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+func (s *Server) closeICE() {
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close()
+	} else if s.tcpLn != nil {
+		_ = s.tcpLn.Close()
+	}
+	if s.udpMux != nil {
+		_ = s.udpMux.Close()
+	}
+}
+
+// ICETCPAddr is where ICE-TCP is accepted; empty when it is off.
+func (s *Server) ICETCPAddr() string {
+	if s.tcpLn == nil {
+		return ""
+	}
+	return s.tcpLn.Addr().String()
+}
+
+func quietLogger(scope string) logging.LeveledLogger {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelError
+	return f.NewLogger(scope)
+}
+
+// roomCap refuses a join that would open a room beyond the cap. Two joins
+// racing for the last place may both pass: the cap is a guard against
+// abuse, not an exact count.
+type roomCap struct {
+	*mcu.Rooms
+	max int
+}
+
+// CodeRoomLimit is sent when the server already holds MaxRooms rooms.
+const CodeRoomLimit = "room_limit"
+
+func (c roomCap) Join(room, name string, opts signaling.JoinOptions, out signaling.Sender) (signaling.Session, error) {
+	if _, err := c.Room(room); err != nil && len(c.List()) >= c.max {
+		return nil, &signaling.Error{Code: CodeRoomLimit, Message: fmt.Sprintf("the server holds %d rooms, the most it allows", c.max)}
+	}
+	return c.Rooms.Join(room, name, opts, out)
 }
 
 // Serve answers HTTP on ln in the background; Close stops it.
 func (s *Server) Serve(ln net.Listener) {
 	s.ln = ln
-	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	s.errc = make(chan error, 1)
+	if s.tls != nil {
+		// HTTP/1.1 only (the TLS config offers no h2): websockets upgrade
+		// over it.
+		ln = tls.NewListener(ln, s.tls)
+	}
 	go func() { s.errc <- s.http.Serve(ln) }()
 }
 
@@ -89,11 +224,21 @@ func (s *Server) Listen(addr string) error {
 // Addr is the address Serve listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the server's http:// base URL.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the server's base URL: https:// with TLS, else http://.
+func (s *Server) URL() string {
+	if s.tls != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
-// WebsocketURL is the signaling endpoint's ws:// URL.
-func (s *Server) WebsocketURL() string { return "ws://" + s.Addr() + "/ws" }
+// WebsocketURL is the signaling endpoint's URL: wss:// with TLS, else ws://.
+func (s *Server) WebsocketURL() string {
+	if s.tls != nil {
+		return "wss://" + s.Addr() + "/ws"
+	}
+	return "ws://" + s.Addr() + "/ws"
+}
 
 // Err reports the HTTP server's failure, if it stops on its own.
 func (s *Server) Err() <-chan error { return s.errc }
@@ -115,5 +260,6 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.Rooms.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: rooms: %w", err))
 	}
+	s.closeICE()
 	return errors.Join(errs...)
 }

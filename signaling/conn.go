@@ -76,6 +76,9 @@ func (c *conn) logger() *slog.Logger { return c.log.Load() }
 
 // Send queues m for the client; see Sender.
 func (c *conn) Send(m Message) {
+	if m.Type == TypeJoined && len(c.opts.ICEServers) > 0 && m.ICEServers == nil {
+		m.ICEServers = c.opts.ICEServers
+	}
 	select {
 	case <-c.done:
 		return

@@ -94,6 +94,9 @@ type Options struct {
 	// Limiter slows down addresses that keep presenting bad tokens; nil
 	// answers at once.
 	Limiter *auth.Limiter
+	// ICEServers (STUN/TURN, with credentials) are handed to each client in
+	// its joined message, so that clients behind strict NATs can relay.
+	ICEServers []webrtc.ICEServer
 	// MaxMessagesPerSecond bounds what one client may send (default 20,
 	// with bursts of twice that). Beyond it the client gets a rate_limited
 	// error and the connection is closed.

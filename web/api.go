@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
 )
@@ -28,6 +29,13 @@ type Options struct {
 	// Signaling serves /ws.
 	Signaling http.Handler
 	Log       *slog.Logger
+	// Keys verify the API's bearer tokens (see docs/security.md); nil
+	// turns every check off.
+	Keys *auth.Keys
+	// Limiter slows down addresses that keep failing authentication.
+	Limiter *auth.Limiter
+	// MaxRecordings caps recordings running at once (0: no cap).
+	MaxRecordings int
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -42,10 +50,11 @@ func NewHandler(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
-	g.GET("/api/rooms", a.listRooms)
-	g.GET("/api/rooms/:room", a.getRoom)
-	g.PUT("/api/rooms/:room", a.putRoom)
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter, maxRecordings: o.MaxRecordings}
+	authed := a.authenticate(false)
+	g.GET("/api/rooms", authed, a.listRooms)
+	g.GET("/api/rooms/:room", authed, a.getRoom)
+	g.PUT("/api/rooms/:room", authed, a.putRoom)
 	if o.Recorder != nil {
 		a.recordingRoutes(g)
 	}
@@ -65,9 +74,12 @@ func NewHandler(o Options) http.Handler {
 }
 
 type api struct {
-	rooms    *mcu.Rooms
-	recorder *mcu.Recorder
-	log      *slog.Logger
+	rooms         *mcu.Rooms
+	recorder      *mcu.Recorder
+	log           *slog.Logger
+	keys          *auth.Keys
+	limiter       *auth.Limiter
+	maxRecordings int
 }
 
 func apiError(c *gin.Context, status int, msg string) {
@@ -75,6 +87,9 @@ func apiError(c *gin.Context, status int, msg string) {
 }
 
 func (a *api) listRooms(c *gin.Context) {
+	if !a.allowed(c, (*auth.Claims).List) {
+		return
+	}
 	rooms := a.rooms.List()
 	out := make([]mcu.RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
@@ -93,6 +108,9 @@ func (a *api) room(c *gin.Context) *mcu.Room {
 }
 
 func (a *api) getRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.ViewRoom(c.Param("room")) }) {
+		return
+	}
 	if r := a.room(c); r != nil {
 		c.JSON(http.StatusOK, r.Info())
 	}
@@ -105,6 +123,9 @@ type settingsRequest struct {
 }
 
 func (a *api) putRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Admin(c.Param("room")) }) {
+		return
+	}
 	r := a.room(c)
 	if r == nil {
 		return

@@ -6,11 +6,13 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"math"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +39,13 @@ type Options struct {
 	URL  string // ws://host:port/ws
 	Room string
 	Name string
+	// Token is the access token sent as access_token; empty sends none.
+	Token string
+	// TLS configures wss:// connections (a test's self-signed server).
+	TLS *tls.Config
+	// NetworkTypes of the client's ICE candidates (default UDP4); TCP4
+	// alone makes a client whose UDP is blocked.
+	NetworkTypes []webrtc.NetworkType
 	// Colour of the published picture; nil publishes no video.
 	Colour *color.RGBA
 	// Tone in Hz of the published audio; 0 publishes no audio.
@@ -97,7 +106,13 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.FPS == 0 {
 		o.FPS = 15
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, o.URL, nil)
+	u := o.URL
+	if o.Token != "" {
+		u += "?access_token=" + url.QueryEscape(o.Token)
+	}
+	dialer := *websocket.DefaultDialer
+	dialer.TLSClientConfig = o.TLS
+	ws, _, err := dialer.DialContext(ctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: dialing %s: %w", o.URL, err)
 	}
@@ -177,7 +192,7 @@ func (c *Client) SentAt(i int) time.Time {
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
-func newAPI() (*webrtc.API, error) {
+func newAPI(networks []webrtc.NetworkType) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -188,7 +203,10 @@ func newAPI() (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if len(networks) == 0 {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	se.SetNetworkTypes(networks)
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	se.LoggerFactory = lf
@@ -205,7 +223,7 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())
 	}
-	api, err := newAPI()
+	api, err := newAPI(c.opts.NetworkTypes)
 	if err != nil {
 		return err
 	}
