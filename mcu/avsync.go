@@ -20,16 +20,14 @@ import (
 // their capture time is due against that clock. When pictures arrive later
 // than the audio they belong with (video decoding and jitter buffering take
 // longer), the audio queue is delayed once by the difference, up to
-// maxAudioDelay, so both line up.
+// maxAudioDelay, so both line up. A picture is released at the first video
+// tick at which its capture time is due: measured at a receiver
+// (TestLipSyncAtTheReceiver) that puts it 0-20 ms after its sound at 30 fps,
+// where a slack of 60 ms for early pictures had put them 35-45 ms ahead.
 const (
 	maxAudioDelay = 400 * time.Millisecond
 	maxVideoHold  = time.Second
 	audioStall    = 200 * time.Millisecond
-	// syncSlack is how far ahead of its audio a picture may go out. Sound
-	// lagging the picture by up to this much goes unnoticed (ITU-R BT.1359
-	// puts detectability at 125 ms for late sound, 45 ms for early sound),
-	// and it spares pictures waiting for the audio jitter buffer.
-	syncSlack = 0.060
 )
 
 // srClock maps one stream's RTP timestamps to the sender's NTP time.
@@ -159,7 +157,7 @@ func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.
 	i := 0
 	for ; i < len(s.held); i++ {
 		h := s.held[i]
-		if ok && !h.immediate && h.capture > clock+syncSlack && now.Sub(h.arrived) < maxVideoHold {
+		if ok && !h.immediate && h.capture > clock && now.Sub(h.arrived) < maxVideoHold {
 			break
 		}
 		if out != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
@@ -61,6 +62,8 @@ type Participant struct {
 	packetsLost            atomic.Int64
 	plisSent               atomic.Int64
 	decodeErrors           atomic.Int64
+	strayPackets           atomic.Int64 // dropped far outside the stream's window
+	lastStrayLog           atomic.Int64 // unix nanoseconds
 	lastPLI                atomic.Int64 // unix nanoseconds
 
 	statsMu   sync.Mutex
@@ -141,11 +144,22 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	if p.gone.Load() {
 		return "", ErrClosed
 	}
+	audio, video, err := offerShape(sdp)
+	if err != nil {
+		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
 	}
 	if !p.tracksAdded {
-		for _, t := range []webrtc.TrackLocal{p.room.videoTrack, p.audioOut} {
+		var tracks []webrtc.TrackLocal
+		if video {
+			tracks = append(tracks, p.room.videoTrack)
+		}
+		if audio {
+			tracks = append(tracks, p.audioOut)
+		}
+		for _, t := range tracks {
 			sender, err := p.pc.AddTrack(t)
 			if err != nil {
 				return "", fmt.Errorf("mcu: adding %s track: %w", t.Kind(), err)
@@ -168,6 +182,32 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	case <-time.After(3 * time.Second):
 	}
 	return p.pc.LocalDescription().SDP, nil
+}
+
+// offerShape checks that an offer has the shape the protocol allows: at
+// most one audio and one video section, and nothing else. Each decoder
+// costs CPU, so an offer with eight video sections is refused rather than
+// decoded eight times into one tile.
+func offerShape(offer string) (audio, video bool, err error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(offer); err != nil {
+		return false, false, err
+	}
+	var na, nv int
+	for _, m := range d.MediaDescriptions {
+		switch m.MediaName.Media {
+		case "audio":
+			na++
+		case "video":
+			nv++
+		default:
+			return false, false, fmt.Errorf("media section %q is not supported (only audio and video)", m.MediaName.Media)
+		}
+	}
+	if na > 1 || nv > 1 || na+nv == 0 {
+		return false, false, fmt.Errorf("want at most one audio and one video section, got %d audio and %d video", na, nv)
+	}
+	return na == 1, nv == 1, nil
 }
 
 // Answer implements signaling.Session for server-initiated renegotiation.
@@ -331,6 +371,17 @@ func (p *Participant) sendPLI(ssrc webrtc.SSRC) {
 	}
 }
 
+// strayPacket counts a packet the guard dropped, logging at most one line
+// every 10 s with the count so far.
+func (p *Participant) strayPacket() {
+	n := p.strayPackets.Add(1)
+	now := time.Now().UnixNano()
+	last := p.lastStrayLog.Load()
+	if now-last >= int64(10*time.Second) && p.lastStrayLog.CompareAndSwap(last, now) {
+		p.log.Warn("dropping RTP packets far outside the stream's sequence or timestamp window", "total", n)
+	}
+}
+
 // readVideo depacketizes, decodes and hands pictures to the compositor.
 // After loss or a decoding error it drops pictures until the next keyframe
 // (the tile keeps its last good picture) and asks for one.
@@ -354,7 +405,11 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasVideo.Store(true)
 	defer p.hasVideo.Store(false)
-	fr := newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	newVideoFramer := func() *framer {
+		return newFramer(128, depack, fastDepack, 90000, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(300 * time.Millisecond)}, false)
+	}
+	fr := newVideoFramer()
+	guard := &rtpGuard{rate: 90000}
 	ssrc := t.SSRC()
 	needKey := true
 	p.sendPLI(ssrc)
@@ -366,6 +421,14 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr, needKey, haveSeq = newVideoFramer(), true, false
+		}
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
 				p.packetsLost.Add(int64(gap - 1))
@@ -421,13 +484,25 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	defer dec.Close()
 	p.hasAudio.Store(true)
 	defer p.hasAudio.Store(false)
-	fr := newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	newAudioFramer := func() *framer {
+		return newFramer(16, &codecs.OpusPacket{}, &codecs.OpusPacket{}, output.SampleRate, []samplebuilder.Option{samplebuilder.WithMaxTimeDelay(100 * time.Millisecond)}, true)
+	}
+	fr := newAudioFramer()
+	guard := &rtpGuard{rate: output.SampleRate}
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
 			return
 		}
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
+		ok, resynced := guard.accept(pkt)
+		if !ok {
+			p.strayPacket()
+			continue
+		}
+		if resynced {
+			fr = newAudioFramer()
+		}
 		for _, s := range fr.push(pkt) {
 			if len(s.Data) == 0 {
 				continue
@@ -480,6 +555,9 @@ type ParticipantInfo struct {
 	PacketsLost   int64     `json:"packets_lost"`
 	PLIsSent      int64     `json:"plis_sent"`
 	DecodeErrors  int64     `json:"decode_errors"`
+	// StrayPackets counts RTP packets dropped for being far outside their
+	// stream's sequence and timestamp window (garbage or a broken sender).
+	StrayPackets int64 `json:"stray_packets"`
 	// AVOffsetMS is the smoothed capture-time offset between the pictures
 	// shown and the audio played with them (negative: pictures late), once
 	// lip sync runs (both streams' sender reports known).
@@ -497,7 +575,7 @@ func (p *Participant) Stats() ParticipantInfo {
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
-		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(),
+		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(), StrayPackets: p.strayPackets.Load(),
 	}
 	if off, ok := p.sync.offsetMS(); ok {
 		info.AVOffsetMS = &off

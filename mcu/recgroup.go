@@ -322,14 +322,6 @@ func (g *recGroup) run(roomDone <-chan struct{}) {
 			return
 		case f := <-g.cmds:
 			f()
-			if len(g.members) == 0 {
-				g.mu.Lock()
-				g.stopped = len(g.ids) == 0
-				g.mu.Unlock()
-				if g.stopped {
-					return
-				}
-			}
 		case b := <-g.audio:
 			g.encodeAudio(b)
 		case p := <-g.packets:
@@ -354,7 +346,22 @@ func (g *recGroup) run(roomDone <-chan struct{}) {
 				g.log.Warn("recording video", "err", err)
 			}
 		}
+		if g.empty() {
+			return
+		}
 	}
+}
+
+// empty reports whether the group has no file left to write and none
+// about to be added; it then refuses new ones.
+func (g *recGroup) empty() bool {
+	if len(g.members) > 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopped = len(g.ids) == 0
+	return g.stopped
 }
 
 func (g *recGroup) ptsAt(t time.Time) int64 {
@@ -420,13 +427,21 @@ func (g *recGroup) writeVideo(p *astiav.Packet) error {
 			m.mux.SetOffset(g.venc, m.vOff)
 			m.mux.SetOffset(g.aenc, m.aOff)
 		}
-		m.lastV = p.Pts()
-		if err := m.mux.Write(g.venc, p); err != nil && m.err == nil {
-			m.err = err
-			g.log.Error("writing recording", "id", m.id, "err", err)
+		if err := m.mux.Write(g.venc, p); err != nil {
+			g.fail(m, err)
+			continue
 		}
+		m.lastV = p.Pts()
 	}
 	return nil
+}
+
+// fail ends a member whose file cannot be written, at once: the recording
+// shows failed with the error while the others in the group go on.
+func (g *recGroup) fail(m *recMember, err error) {
+	m.err = err
+	g.log.Error("writing recording", "id", m.id, "err", err)
+	g.finish(m)
 }
 
 func (g *recGroup) writeAudio(p *astiav.Packet) error {
@@ -441,11 +456,11 @@ func (g *recGroup) writeAudio(p *astiav.Packet) error {
 		if p.Pts() < m.aOff {
 			continue
 		}
-		m.lastA = p.Pts()
-		if err := m.mux.Write(g.aenc, p); err != nil && m.err == nil {
-			m.err = err
-			g.log.Error("writing recording", "id", m.id, "err", err)
+		if err := m.mux.Write(g.aenc, p); err != nil {
+			g.fail(m, err)
+			continue
 		}
+		m.lastA = p.Pts()
 	}
 	return nil
 }

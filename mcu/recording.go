@@ -93,8 +93,28 @@ type Recorder struct {
 	mu     sync.Mutex
 	recs   map[string]*Recording
 	groups map[groupKey]*recGroup
+	dirty  map[string]bool // recordings whose metadata could not be saved
 	closed bool
 	wg     sync.WaitGroup
+	quit   chan struct{}
+}
+
+// idPattern is what newID makes; a metadata file names its recording by it.
+var idPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// failedSuffix marks metadata whose recording failed when the failure could
+// not be saved (a full disk): renaming needs no free space, so the failure
+// survives a restart even then.
+const failedSuffix = ".failed"
+
+// fileName is where recording id's media is: derived from the id, never
+// read from a metadata file, so a hand-edited file cannot point elsewhere.
+func fileName(id string, f output.Format, audioOnly bool) string {
+	ext := string(f)
+	if audioOnly {
+		ext = f.AudioOnlyExt()
+	}
+	return id + "." + ext
 }
 
 // NewRecorder opens dir (creating it) and loads the recordings listed there.
@@ -105,29 +125,99 @@ func NewRecorder(dir string, rooms *Rooms, log *slog.Logger) (*Recorder, error) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
 	}
-	rc := &Recorder{dir: dir, rooms: rooms, threads: rooms.cfg.EncoderThreads, log: log.With("component", "recorder"), recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}}
-	metas, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	rc := &Recorder{
+		dir: dir, rooms: rooms, threads: rooms.cfg.EncoderThreads, log: log.With("component", "recorder"),
+		recs: map[string]*Recording{}, groups: map[groupKey]*recGroup{}, dirty: map[string]bool{}, quit: make(chan struct{}),
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mcu: recordings directory: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".json.tmp") {
+			_ = os.Remove(filepath.Join(dir, name)) // a save that never finished
+			continue
+		}
+		failed := strings.HasSuffix(name, ".json"+failedSuffix)
+		id, ok := strings.CutSuffix(strings.TrimSuffix(name, failedSuffix), ".json")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		r, err := rc.load(filepath.Join(dir, name), id)
+		if err != nil {
+			rc.log.Warn("skipping recording metadata", "file", name, "err", err)
+			continue
+		}
+		switch {
+		case failed && r.State != StateFailed:
+			r.State = StateFailed
+			r.Error = "failed before the server restarted; the reason could not be saved"
+			rc.markDirty(r)
+		case r.State == StateRecording:
+			rc.recover(r)
+			rc.markDirty(r)
+		}
+		if old := rc.recs[id]; old == nil || old.State != StateFailed {
+			rc.recs[id] = r
+		}
+	}
+	rc.saveDirtyLocked()
+	rc.wg.Add(1)
+	go rc.retrySaves()
+	return rc, nil
+}
+
+// load reads one metadata file and checks it names recording id.
+func (rc *Recorder) load(path, id string) (*Recording, error) {
+	if !idPattern.MatchString(id) {
+		return nil, fmt.Errorf("not a recording id: %q", id)
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range metas {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
-			continue
-		}
-		var r Recording
-		if err := json.Unmarshal(b, &r); err != nil || r.ID == "" {
-			rc.log.Warn("skipping recording metadata", "file", m, "err", err)
-			continue
-		}
-		if r.State == StateRecording {
-			rc.recover(&r)
-			rc.save(&r)
-		}
-		rc.recs[r.ID] = &r
+	var r Recording
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
 	}
-	return rc, nil
+	if r.ID != id {
+		return nil, fmt.Errorf("metadata names recording %q", r.ID)
+	}
+	if r.Format, err = output.ParseFormat(string(r.Format)); err != nil {
+		return nil, err
+	}
+	r.File = fileName(id, r.Format, r.AudioOnly)
+	r.DownloadURL = "/api/recordings/" + id + "/download"
+	return &r, nil
+}
+
+// retrySaves saves metadata that could not be saved, every few seconds,
+// until the recorder closes.
+func (rc *Recorder) retrySaves() {
+	defer rc.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-rc.quit:
+			return
+		case <-t.C:
+			rc.mu.Lock()
+			rc.saveDirtyLocked()
+			rc.mu.Unlock()
+		}
+	}
+}
+
+func (rc *Recorder) markDirty(r *Recording) { rc.dirty[r.ID] = true }
+
+func (rc *Recorder) saveDirtyLocked() {
+	for id := range rc.dirty {
+		if r := rc.recs[id]; r == nil || rc.save(r) == nil {
+			delete(rc.dirty, id)
+		}
+	}
 }
 
 func (rc *Recorder) recover(r *Recording) {
@@ -151,10 +241,14 @@ func (rc *Recorder) recover(r *Recording) {
 	r.EndedAt = &e
 }
 
-func (rc *Recorder) save(r *Recording) {
+// save writes r's metadata through a temporary file. When that fails the
+// recording is saved again later; a failed recording's existing metadata is
+// renamed with failedSuffix meanwhile, so that a restart cannot mistake it
+// for a recording that was cut off and recover it as finished.
+func (rc *Recorder) save(r *Recording) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return
+		return err
 	}
 	path := filepath.Join(rc.dir, r.ID+".json")
 	tmp := path + ".tmp"
@@ -162,9 +256,19 @@ func (rc *Recorder) save(r *Recording) {
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
-	if err != nil {
-		rc.log.Error("saving recording metadata", "id", r.ID, "err", err)
+	if err == nil {
+		_ = os.Remove(path + failedSuffix)
+		return nil
 	}
+	_ = os.Remove(tmp)
+	rc.dirty[r.ID] = true
+	if r.State == StateFailed {
+		if rerr := os.Rename(path, path+failedSuffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			rc.log.Error("marking recording metadata failed", "id", r.ID, "err", rerr)
+		}
+	}
+	rc.log.Error("saving recording metadata; will retry", "id", r.ID, "err", err)
+	return err
 }
 
 func newID() string {
@@ -203,11 +307,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 	if rec.Name == "" {
 		rec.Name = room + "-" + rec.StartedAt.Format("20060102-150405")
 	}
-	ext := string(rec.Format)
-	if rec.AudioOnly {
-		ext = rec.Format.AudioOnlyExt()
-	}
-	rec.File = rec.ID + "." + ext
+	rec.File = fileName(rec.ID, rec.Format, rec.AudioOnly)
 	rec.DownloadURL = "/api/recordings/" + rec.ID + "/download"
 
 	// A group that is just ending refuses new members; then a new group
@@ -241,7 +341,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		}
 	}
 	rc.mu.Lock()
-	rc.save(&rec)
+	_ = rc.save(&rec)
 	snap := rc.snapshotLocked(&rec)
 	rc.mu.Unlock()
 	rc.log.Info("recording started", "id", rec.ID, "room", room, "format", rec.Format, "quality", rec.Quality, "fps", rec.FPS, "audio_only", rec.AudioOnly)
@@ -307,23 +407,44 @@ func (rc *Recorder) announce(rec Recording) {
 	r.Broadcast(signaling.Message{Type: signaling.TypeRecording, Recording: b})
 }
 
-// finished is called by a group when a member's file is complete.
+// finished is called by a group when a member's file is complete, or as
+// soon as writing it failed.
 func (rc *Recorder) finished(id string, duration float64, ferr error) {
+	end := time.Now()
 	rc.mu.Lock()
 	rec := rc.recs[id]
+	var path string
+	if rec != nil {
+		path = filepath.Join(rc.dir, rec.File)
+	}
+	rc.mu.Unlock()
 	if rec == nil {
-		rc.mu.Unlock()
 		return
 	}
-	end := time.Now()
-	rec.EndedAt, rec.DurationS, rec.State = &end, duration, StateFinished
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	msg := ""
 	if ferr != nil {
-		rec.State, rec.Error = StateFailed, ferr.Error()
+		msg = ferr.Error()
+		if transcode.IsDiskFull(ferr) {
+			msg = "disk full: " + msg
+		}
+		// What was written may be less than what was handed to the muxer:
+		// the file itself says how much it holds.
+		duration = 0
+		if d, err := transcode.ProbeDuration(path); err == nil {
+			duration = d
+		}
+		rc.log.Error("recording failed", "id", id, "err", ferr, "duration_s", duration)
 	}
-	if st, err := os.Stat(filepath.Join(rc.dir, rec.File)); err == nil {
-		rec.SizeBytes = st.Size()
+	rc.mu.Lock()
+	rec.EndedAt, rec.DurationS, rec.State, rec.SizeBytes = &end, duration, StateFinished, size
+	if ferr != nil {
+		rec.State, rec.Error = StateFailed, msg
 	}
-	rc.save(rec)
+	_ = rc.save(rec)
 	snap := *rec
 	rc.mu.Unlock()
 	rc.log.Info("recording finished", "id", id, "state", snap.State, "duration_s", duration, "size", snap.SizeBytes)
@@ -404,7 +525,10 @@ func (rc *Recorder) Delete(id string) error {
 	if r == nil {
 		return fmt.Errorf("%w: %q", ErrRecordingNotFound, id)
 	}
-	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(filepath.Join(rc.dir, r.ID+".json"))}
+	delete(rc.dirty, id)
+	base := filepath.Join(rc.dir, r.ID+".json")
+	errs := []error{os.Remove(filepath.Join(rc.dir, r.File)), os.Remove(base)}
+	_ = os.Remove(base + failedSuffix)
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("mcu: deleting recording %s: %w", id, err)
@@ -425,6 +549,9 @@ func (rc *Recorder) Path(id string) (string, Recording, error) {
 // Close finishes every running recording and waits for the files.
 func (rc *Recorder) Close() {
 	rc.mu.Lock()
+	if !rc.closed {
+		close(rc.quit)
+	}
 	rc.closed = true
 	groups := make([]*recGroup, 0, len(rc.groups))
 	for _, g := range rc.groups {

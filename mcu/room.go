@@ -72,12 +72,14 @@ type Room struct {
 	holds        int
 	emptySince   time.Time
 
-	framesOut atomic.Int64
-	bytesOut  atomic.Int64
-	keyframes atomic.Int64
-	statsMu   sync.Mutex
-	latency   []time.Duration // recent server-added latencies
-	latencyAt int
+	framesOut    atomic.Int64
+	bytesOut     atomic.Int64
+	keyframes    atomic.Int64
+	audioMixed   atomic.Int64 // 20 ms blocks mixed
+	audioSkipped atomic.Int64 // blocks given up on: the loop fell too far behind
+	statsMu      sync.Mutex
+	latency      []time.Duration // recent server-added latencies
+	latencyAt    int
 }
 
 // memberSnapshot is the membership as the loops see it; never modified.
@@ -592,7 +594,7 @@ func (r *Room) audioLoop() {
 		case now := <-ticker.C:
 			due := int64(now.Sub(start) / audioBlock)
 			if due-done > maxAudioCatchUp {
-				m.skipped += due - done - maxAudioCatchUp
+				r.audioSkipped.Add(due - done - maxAudioCatchUp)
 				done = due - maxAudioCatchUp // too far behind: skip rather than burst
 			}
 			for ; done < due; done++ {
@@ -618,8 +620,6 @@ type roomMixer struct {
 	lims    []*mixer.Limiter
 	active  []*Participant
 	version uint64
-	mixed   int64 // blocks mixed
-	skipped int64 // blocks given up on because the loop fell too far behind
 }
 
 type mixOut struct {
@@ -680,7 +680,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 	for _, k := range r.sinks.Load().sinks {
 		k.Audio(m.full, at)
 	}
-	m.mixed++
+	r.audioMixed.Add(1)
 }
 
 func (m *roomMixer) close() {
@@ -709,6 +709,10 @@ type RoomInfo struct {
 	// LatencyMedianMS is the median time from a picture arriving to the
 	// first composite containing it being sent.
 	LatencyMedianMS float64 `json:"latency_median_ms"`
+	// AudioBlocks counts the 20 ms blocks the audio clock has mixed, and
+	// AudioBlocksSkipped those it gave up on because it fell too far behind.
+	AudioBlocks        int64 `json:"audio_blocks"`
+	AudioBlocksSkipped int64 `json:"audio_blocks_skipped"`
 }
 
 // Info returns a snapshot of the room with live participant statistics.
@@ -722,6 +726,7 @@ func (r *Room) Info() RoomInfo {
 	info.CreatedAt = r.created
 	r.mu.Unlock()
 	info.FramesOut, info.VideoBytes, info.Keyframes = r.framesOut.Load(), r.bytesOut.Load(), r.keyframes.Load()
+	info.AudioBlocks, info.AudioBlocksSkipped = r.audioMixed.Load(), r.audioSkipped.Load()
 	r.statsMu.Lock()
 	lat := append([]time.Duration(nil), r.latency...)
 	r.statsMu.Unlock()

@@ -198,6 +198,7 @@ func TestRoomComposesMixesAndReflows(t *testing.T) {
 
 	// A live quality change reaches every receiver.
 	req, _ := http.NewRequest(http.MethodPut, s.URL()+"/api/rooms/r1", bytes.NewBufferString(`{"quality":"480p"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

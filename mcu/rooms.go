@@ -2,6 +2,7 @@ package mcu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,6 +25,9 @@ type Config struct {
 	FPS     int
 	// MaxParticipants per room (0 = 16).
 	MaxParticipants int
+	// MaxRooms open at once (0 = 100); a join that would open one more
+	// gets server_full.
+	MaxRooms int
 	// UDPPortMin and UDPPortMax bound the media ports (0 = any).
 	UDPPortMin, UDPPortMax uint16
 	// PublicIPs are announced as host candidates instead of local ones (NAT 1:1).
@@ -72,6 +76,9 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 16
+	}
+	if cfg.MaxRooms <= 0 {
+		cfg.MaxRooms = 100
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -150,6 +157,9 @@ func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signalin
 		if err == ErrRoomFull {
 			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
 		}
+		if errors.Is(err, ErrServerFull) {
+			return nil, &signaling.Error{Code: signaling.CodeServerFull, Message: fmt.Sprintf("the server has its maximum of %d rooms open", s.cfg.MaxRooms)}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +175,9 @@ func (s *Rooms) roomFor(name string) (*Room, error) {
 	}
 	if r := s.rooms[name]; r != nil && !r.isClosed() {
 		return r, nil
+	}
+	if len(s.rooms) >= s.cfg.MaxRooms {
+		return nil, ErrServerFull
 	}
 	r, err := newRoom(s, name)
 	if err != nil {

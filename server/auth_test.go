@@ -422,13 +422,15 @@ func TestRecordingPathSafety(t *testing.T) {
 	plant("outside", "../canary.webm")
 	plant("absolute", canary)
 	plant("../canary", "x.webm")
-	plant("symlink", "link.webm")
-	if err := os.Symlink(canary, filepath.Join(dir, "link.webm")); err != nil {
+	// A well-formed recording whose file is a symlink to the canary.
+	const linked = "00000000000000aa"
+	plant(linked, linked+".webm")
+	if err := os.Symlink(canary, filepath.Join(dir, linked+".webm")); err != nil {
 		t.Fatal(err)
 	}
 	s := startAuth(t, dir, nil)
 	admin := s.mint(t, "host", auth.VideoGrant{Room: "a", RoomAdmin: true, RoomRecord: true, RoomList: true})
-	for _, id := range []string{"outside", "absolute", "symlink", "..%2fcanary", "%2e%2e%2fcanary", "%2e%2e", "..%2F..%2Fcanary.webm",
+	for _, id := range []string{"outside", "absolute", linked, "..%2fcanary", "%2e%2e%2fcanary", "%2e%2e", "..%2F..%2Fcanary.webm",
 		url.PathEscape(canary), "%2Fetc%2Fpasswd"} {
 		for _, method := range []string{"GET", "DELETE"} {
 			path := "/api/recordings/" + id
@@ -447,7 +449,7 @@ func TestRecordingPathSafety(t *testing.T) {
 	if b, err := os.ReadFile(canary); err != nil || !bytes.Equal(b, []byte("canary")) {
 		t.Fatalf("the canary outside the recordings directory was harmed: %q %v", b, err)
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "link.webm")); err != nil {
+	if _, err := os.Lstat(filepath.Join(dir, linked+".webm")); err != nil {
 		t.Errorf("the symlink was removed: %v", err)
 	}
 }

@@ -34,6 +34,14 @@ type Config struct {
 	RecordingsDir string
 	// Signaling tunes the websocket protocol.
 	Signaling signaling.Options
+	// Hosts are the host names served besides loopback names and IP
+	// addresses; Origins are the web origins allowed besides the server's
+	// own (for the websocket and state-changing API requests).
+	Hosts   []string
+	Origins []string
+	// ReadTimeout bounds reading a whole HTTP request, body included
+	// (default 30 s).
+	ReadTimeout time.Duration
 	// Log receives every component's logs (default: slog.Default()).
 	Log *slog.Logger
 
@@ -47,9 +55,6 @@ type Config struct {
 	TLS *tls.Config
 	// ICE shapes how media reaches the server through firewalls.
 	ICE ICE
-	// MaxRooms caps the rooms open at once (0: no cap); a join that would
-	// open one more is refused with room_limit.
-	MaxRooms int
 	// MaxRecordings caps the recordings running at once (0: no cap).
 	MaxRecordings int
 }
@@ -74,14 +79,15 @@ type Server struct {
 	Signaling *signaling.Server
 	Handler   http.Handler
 
-	log    *slog.Logger
-	tls    *tls.Config
-	http   *http.Server
-	ln     net.Listener
-	errc   chan error
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
-	tcpLn  net.Listener
+	log         *slog.Logger
+	readTimeout time.Duration
+	tls         *tls.Config
+	http        *http.Server
+	ln          net.Listener
+	errc        chan error
+	udpMux      ice.UDPMux
+	tcpMux      ice.TCPMux
+	tcpLn       net.Listener
 }
 
 // New builds the server's parts. It listens nowhere until Serve.
@@ -91,7 +97,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	transcode.SetLogger(cfg.Log)
 	cfg.Rooms.Log = cfg.Log
-	s := &Server{log: cfg.Log, tls: cfg.TLS}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout, tls: cfg.TLS}
 	if err := s.openICE(cfg.ICE, &cfg.Rooms); err != nil {
 		s.closeICE()
 		return nil, err
@@ -112,18 +121,19 @@ func New(cfg Config) (*Server, error) {
 	if limiter == nil {
 		limiter = auth.NewLimiter()
 	}
+	checkOrigin := signaling.AllowOrigins(cfg.Origins)
 	sigOpts := cfg.Signaling
+	sigOpts.CheckOrigin = checkOrigin
 	sigOpts.Keys, sigOpts.Limiter = cfg.Keys, limiter
 	if len(cfg.ICE.Servers) > 0 {
 		sigOpts.ICEServers = cfg.ICE.Servers
 	}
-	var backend signaling.Backend = s.Rooms
-	if cfg.MaxRooms > 0 {
-		backend = roomCap{s.Rooms, cfg.MaxRooms}
-	}
-	s.Signaling = signaling.NewServer(backend, cfg.Log, sigOpts)
-	s.Handler = web.NewHandler(web.Options{Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling, Log: cfg.Log,
-		Keys: cfg.Keys, Limiter: limiter, MaxRecordings: cfg.MaxRecordings})
+	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, sigOpts)
+	s.Handler = web.NewHandler(web.Options{
+		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
+		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
+		Keys: cfg.Keys, Limiter: limiter, MaxRecordings: cfg.MaxRecordings,
+	})
 	return s, nil
 }
 
@@ -180,28 +190,14 @@ func quietLogger(scope string) logging.LeveledLogger {
 	return f.NewLogger(scope)
 }
 
-// roomCap refuses a join that would open a room beyond the cap. Two joins
-// racing for the last place may both pass: the cap is a guard against
-// abuse, not an exact count.
-type roomCap struct {
-	*mcu.Rooms
-	max int
-}
-
-// CodeRoomLimit is sent when the server already holds MaxRooms rooms.
-const CodeRoomLimit = "room_limit"
-
-func (c roomCap) Join(room, name string, opts signaling.JoinOptions, out signaling.Sender) (signaling.Session, error) {
-	if _, err := c.Room(room); err != nil && len(c.List()) >= c.max {
-		return nil, &signaling.Error{Code: CodeRoomLimit, Message: fmt.Sprintf("the server holds %d rooms, the most it allows", c.max)}
-	}
-	return c.Rooms.Join(room, name, opts, out)
-}
-
 // Serve answers HTTP on ln in the background; Close stops it.
 func (s *Server) Serve(ln net.Listener) {
 	s.ln = ln
-	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	// ReadTimeout bounds the whole request, body included: a body trickled
+	// a byte at a time cannot hold a connection. Downloads may take long,
+	// so writes have no overall bound; websockets set their own deadlines.
+	s.http = &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.readTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)} // TLS handshakes refused by browsers are routine
 	s.errc = make(chan error, 1)
 	if s.tls != nil {
 		// HTTP/1.1 only (the TLS config offers no h2): websockets upgrade

@@ -150,35 +150,3 @@ func TestTokenAdminAndHeader(t *testing.T) {
 		t.Fatalf("settings %+v", m)
 	}
 }
-
-func TestMessageRateLimit(t *testing.T) {
-	opts := testOptions()
-	opts.MaxMessagesPerSecond = 5
-	e := start(t, opts)
-	c := e.dial(t)
-	for range 40 {
-		if err := c.ws.WriteJSON(Message{Type: TypePing}); err != nil {
-			break // closed under us: fine
-		}
-	}
-	pongs := 0
-	for {
-		m, err := c.recv()
-		if err != nil {
-			t.Fatalf("no rate_limited error after %d pongs: %v", pongs, err)
-		}
-		if m.Type == TypePong {
-			pongs++
-			continue
-		}
-		if m.Type != TypeError || m.Code != CodeRateLimited {
-			t.Fatalf("got %+v", m)
-		}
-		break
-	}
-	// The burst is 10; a slow reader refills a few more meanwhile.
-	if pongs < 10 || pongs >= 40 {
-		t.Fatalf("%d of 40 pings answered before the limit", pongs)
-	}
-	c.expectClose(websocket.ClosePolicyViolation)
-}

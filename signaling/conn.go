@@ -37,7 +37,7 @@ type conn struct {
 	log  atomic.Pointer[slog.Logger] // gains room and participant on join
 	opts Options
 
-	out        chan Message
+	out        outbox
 	done       chan struct{} // closed by stop: the connection is closing
 	readerDone chan struct{}
 	writerDone chan struct{}
@@ -54,8 +54,86 @@ type conn struct {
 	session   Session
 	room      string // the joined room
 	leaveOnce sync.Once
-	bucket    float64 // messages the client may still send at once
-	refilled  time.Time
+	budget    float64   // messages the client may still send now
+	budgetAt  time.Time // when budget was last topped up
+	offered   bool
+	remote    string
+
+	offerTimer *time.Timer // stops a joined connection that never offers
+}
+
+// outbox is a connection's send queue. Messages that carry state (the
+// layout, the settings, one participant's camera and microphone, one
+// recording) replace a queued older message of the same state instead of
+// queueing behind it, so other people's actions can never fill a reader's
+// queue: only a client that does not read its own events overflows.
+type outbox struct {
+	mu    sync.Mutex
+	items []Message
+	keys  map[string]int // coalescing key -> index in items
+	ready chan struct{}  // signalled when items is not empty
+	limit int
+}
+
+func newOutbox(limit int) outbox {
+	return outbox{keys: map[string]int{}, ready: make(chan struct{}, 1), limit: limit}
+}
+
+// put queues m and reports false when the queue is full.
+func (o *outbox) put(m Message) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	key := coalesceKey(m)
+	if i, ok := o.keys[key]; ok && key != "" {
+		o.items[i] = m
+		return true
+	}
+	// Events count against the limit; states are bounded by how many
+	// things have a state (participants, recordings), within reason.
+	if key == "" && len(o.items)-len(o.keys) >= o.limit || key != "" && len(o.keys) >= 4*o.limit {
+		return false
+	}
+	if key != "" {
+		o.keys[key] = len(o.items)
+	}
+	o.items = append(o.items, m)
+	select {
+	case o.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves every queued message into buf and returns it.
+func (o *outbox) take(buf []Message) []Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	buf = append(buf[:0], o.items...)
+	clear(o.items)
+	o.items = o.items[:0]
+	clear(o.keys)
+	return buf
+}
+
+// coalesceKey names the state a message carries, or "" for an event that
+// must be delivered as it is.
+func coalesceKey(m Message) string {
+	switch m.Type {
+	case TypeLayout, TypeSettings:
+		return m.Type
+	case TypeParticipantUpdated:
+		if m.Participant != nil {
+			return m.Type + ":" + m.Participant.ID
+		}
+	case TypeRecording:
+		var r struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(m.Recording, &r) == nil && r.ID != "" {
+			return m.Type + ":" + r.ID
+		}
+	}
+	return ""
 }
 
 func newConn(s *Server, ws *websocket.Conn, log *slog.Logger) *conn {
@@ -63,7 +141,7 @@ func newConn(s *Server, ws *websocket.Conn, log *slog.Logger) *conn {
 		srv:        s,
 		ws:         ws,
 		opts:       s.opts,
-		out:        make(chan Message, s.opts.SendQueue),
+		out:        newOutbox(s.opts.SendQueue),
 		done:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -84,11 +162,8 @@ func (c *conn) Send(m Message) {
 		return
 	default:
 	}
-	select {
-	case c.out <- m:
-	case <-c.done:
-	default:
-		c.logger().Warn("closing slow consumer", "queue", cap(c.out), "type", m.Type)
+	if !c.out.put(m) {
+		c.logger().Warn("closing slow consumer", "queue", c.opts.SendQueue, "type", m.Type)
 		c.stop(websocket.ClosePolicyViolation, "send queue full", false)
 	}
 }
@@ -125,6 +200,7 @@ func (c *conn) leave() {
 	if c.session == nil {
 		return
 	}
+	c.offerTimer.Stop()
 	c.leaveOnce.Do(func() {
 		c.session.Leave()
 		c.logger().Info("participant left")
@@ -160,9 +236,9 @@ func (c *conn) readLoop() {
 			c.stop(websocket.CloseMessageTooBig, "message too large", true)
 			continue
 		}
-		if !c.allow(time.Now()) {
+		if !c.allow() {
 			c.sendError(CodeRateLimited, fmt.Sprintf("more than %d messages per second", c.opts.MaxMessagesPerSecond))
-			c.stop(websocket.ClosePolicyViolation, "rate limited", true)
+			c.stop(websocket.ClosePolicyViolation, "too many messages", true)
 			continue
 		}
 		if kind != websocket.TextMessage {
@@ -171,24 +247,6 @@ func (c *conn) readLoop() {
 		}
 		c.handle(data)
 	}
-}
-
-// allow takes one message from the client's token bucket: it refills at
-// MaxMessagesPerSecond and holds twice that, so a burst of trickled
-// candidates passes while a flood does not.
-func (c *conn) allow(now time.Time) bool {
-	rate := float64(c.opts.MaxMessagesPerSecond)
-	if c.refilled.IsZero() {
-		c.bucket = 2 * rate
-	} else {
-		c.bucket = min(2*rate, c.bucket+now.Sub(c.refilled).Seconds()*rate)
-	}
-	c.refilled = now
-	if c.bucket < 1 {
-		return false
-	}
-	c.bucket--
-	return true
 }
 
 // refuse reports an authentication or authorization failure and closes
@@ -202,19 +260,40 @@ func (c *conn) refuse(err error) {
 	c.stop(websocket.ClosePolicyViolation, code, true)
 }
 
+// allow spends one message of the client's budget: MaxMessagesPerSecond,
+// with bursts of up to MessageBurst.
+func (c *conn) allow() bool {
+	now := time.Now()
+	if c.budgetAt.IsZero() {
+		c.budget = float64(c.opts.MessageBurst)
+	} else {
+		c.budget = min(float64(c.opts.MessageBurst), c.budget+now.Sub(c.budgetAt).Seconds()*float64(c.opts.MaxMessagesPerSecond))
+	}
+	c.budgetAt = now
+	if c.budget < 1 {
+		return false
+	}
+	c.budget--
+	return true
+}
+
 func (c *conn) writeLoop(ctx context.Context) {
 	defer close(c.writerDone)
 	ping := time.NewTicker(c.opts.PingInterval)
 	defer ping.Stop()
 	ctxDone := ctx.Done()
+	var batch []Message
 	for {
 		select {
-		case m := <-c.out:
-			if err := c.write(m); err != nil {
-				c.logger().Debug("websocket write failed", "err", err)
-				c.stop(websocket.CloseAbnormalClosure, "", false)
-				c.ws.Close()
-				return
+		case <-c.out.ready:
+			batch = c.out.take(batch)
+			for _, m := range batch {
+				if err := c.write(m); err != nil {
+					c.logger().Debug("websocket write failed", "err", err)
+					c.stop(websocket.CloseAbnormalClosure, "", false)
+					c.ws.Close()
+					return
+				}
 			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteWait)); err != nil {
@@ -239,14 +318,9 @@ func (c *conn) writeLoop(ctx context.Context) {
 func (c *conn) finish() {
 	defer c.ws.Close()
 	if c.flush {
-		for drained := false; !drained; {
-			select {
-			case m := <-c.out:
-				if err := c.write(m); err != nil {
-					return
-				}
-			default:
-				drained = true
+		for _, m := range c.out.take(nil) {
+			if err := c.write(m); err != nil {
+				return
 			}
 		}
 	}
@@ -332,6 +406,10 @@ func (c *conn) handle(data []byte) {
 			c.replyError("offer", err)
 			return
 		}
+		if !c.offered {
+			c.offered = true
+			c.offerTimer.Stop()
+		}
 		c.Send(Message{Type: TypeAnswer, SDP: answer})
 	case TypeAnswer:
 		if m.SDP == "" {
@@ -403,6 +481,10 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeBadRequest, "name: contains control characters")
 		return
 	}
+	if !c.srv.allowJoin(c.remote, time.Now()) {
+		c.sendError(CodeRateLimited, fmt.Sprintf("more than %d joins per minute from this address", c.opts.JoinsPerMinute))
+		return
+	}
 	opts := JoinOptions{ReceiveOnly: m.ReceiveOnly}
 	if c.claims != nil {
 		// canPublish=false in the token makes a receive-only join whatever
@@ -420,6 +502,10 @@ func (c *conn) join(m Message) {
 		return
 	}
 	c.session, c.room = s, m.Room
+	c.offerTimer = time.AfterFunc(c.opts.OfferTimeout, func() {
+		c.sendError(CodeTimeout, fmt.Sprintf("no offer within %v of joining", c.opts.OfferTimeout))
+		c.stop(websocket.ClosePolicyViolation, "no offer", true)
+	})
 	c.log.Store(c.logger().With("room", m.Room, "participant", s.ID()))
 	c.logger().Info("participant joined", "name", name)
 }

@@ -8,7 +8,10 @@ const (
 	CodeAlreadyJoined = "already_joined" // a second join on one connection
 	CodeBadRequest    = "bad_request"    // a field has an invalid value
 	CodeRoomFull      = "room_full"      // the room admits nobody more
+	CodeServerFull    = "server_full"    // the server admits no new room
+	CodeTimeout       = "timeout"        // no offer in time after join
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
+	CodeRateLimited   = "rate_limited"   // more messages than Options.MaxMessagesPerSecond
 	CodeInternal      = "internal"       // any other failure
 	// CodeUnauthorized: the access token is missing, malformed, expired or
 	// not signed with a known key. The connection is closed after it.
@@ -16,9 +19,6 @@ const (
 	// CodeForbidden: the token lacks the grant the message needs (the
 	// message names it). The connection is closed after it.
 	CodeForbidden = "forbidden"
-	// CodeRateLimited: the client sent more than
-	// Options.MaxMessagesPerSecond. The connection is closed after it.
-	CodeRateLimited = "rate_limited"
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,

@@ -119,14 +119,4 @@ func FuzzHandleMessages(f *testing.F) {
 	})
 }
 
-func drain(c *conn) []Message {
-	var out []Message
-	for {
-		select {
-		case m := <-c.out:
-			out = append(out, m)
-		default:
-			return out
-		}
-	}
-}
+func drain(c *conn) []Message { return c.out.take(nil) }

@@ -82,10 +82,24 @@ type Options struct {
 	// WriteWait bounds each write to the client (default 10s).
 	WriteWait time.Duration
 	// SendQueue is the number of messages queued per connection before it
-	// is closed as a slow consumer (default 64).
+	// is closed as a slow consumer (default 64). State messages (layout,
+	// settings, a participant's mute state, a recording) replace their
+	// queued older version instead of taking a place.
 	SendQueue int
-	// CheckOrigin approves the upgrade request's Origin (default: no Origin,
-	// the server's own host, or localhost).
+	// MaxMessagesPerSecond a client may send on average (default 20), in
+	// bursts of up to MessageBurst (default 50); past that it gets a
+	// rate_limited error and the connection is closed.
+	MaxMessagesPerSecond int
+	MessageBurst         int
+	// JoinsPerMinute bounds the joins from one IP address (default 60);
+	// more get a rate_limited error.
+	JoinsPerMinute int
+	// OfferTimeout is how long a joined connection may take to send its
+	// first offer (default 15 s); then it gets a timeout error and is
+	// closed, so idle sockets cannot hold places in a room.
+	OfferTimeout time.Duration
+	// CheckOrigin approves the upgrade request's Origin (default:
+	// AllowOrigins(nil), no Origin or the server's own origin).
 	CheckOrigin func(*http.Request) bool
 	// Keys verifies each connection's access token (the access_token query
 	// parameter, or an Authorization: Bearer header); nil admits everyone
@@ -97,10 +111,6 @@ type Options struct {
 	// ICEServers (STUN/TURN, with credentials) are handed to each client in
 	// its joined message, so that clients behind strict NATs can relay.
 	ICEServers []webrtc.ICEServer
-	// MaxMessagesPerSecond bounds what one client may send (default 20,
-	// with bursts of twice that). Beyond it the client gets a rate_limited
-	// error and the connection is closed.
-	MaxMessagesPerSecond int
 }
 
 func (o Options) withDefaults() Options {
@@ -122,11 +132,20 @@ func (o Options) withDefaults() Options {
 	if o.SendQueue <= 0 {
 		o.SendQueue = 64
 	}
-	if o.CheckOrigin == nil {
-		o.CheckOrigin = sameHostOrLocalhost
-	}
 	if o.MaxMessagesPerSecond <= 0 {
 		o.MaxMessagesPerSecond = 20
+	}
+	if o.MessageBurst <= 0 {
+		o.MessageBurst = 50
+	}
+	if o.JoinsPerMinute <= 0 {
+		o.JoinsPerMinute = 60
+	}
+	if o.OfferTimeout <= 0 {
+		o.OfferTimeout = 15 * time.Second
+	}
+	if o.CheckOrigin == nil {
+		o.CheckOrigin = AllowOrigins(nil)
 	}
 	return o
 }
@@ -141,7 +160,8 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
-	wg     sync.WaitGroup // one per running ServeHTTP
+	joins  map[string][]time.Time // recent joins per remote IP
+	wg     sync.WaitGroup         // one per running ServeHTTP
 }
 
 // NewServer returns a Server that admits participants through b. A nil log
@@ -157,6 +177,7 @@ func NewServer(b Backend, log *slog.Logger, opts Options) *Server {
 		opts:     opts,
 		upgrader: websocket.Upgrader{CheckOrigin: opts.CheckOrigin},
 		conns:    make(map[*conn]struct{}),
+		joins:    make(map[string][]time.Time),
 	}
 }
 
@@ -189,6 +210,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.logger().Info("websocket refused", "err", authErr)
 		c.refuse(authErr)
 	}
+	c.remote = r.RemoteAddr
 
 	s.mu.Lock()
 	if s.closed {
@@ -225,6 +247,36 @@ func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
 	return claims, nil
 }
 
+// allowJoin counts a join from the request's address and reports whether it
+// is within JoinsPerMinute.
+func (s *Server) allowJoin(remote string, now time.Time) bool {
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.joins) > 10000 { // forget idle addresses
+		for k, ts := range s.joins {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Minute {
+				delete(s.joins, k)
+			}
+		}
+	}
+	recent := s.joins[ip]
+	i := 0
+	for i < len(recent) && now.Sub(recent[i]) > time.Minute {
+		i++
+	}
+	recent = recent[i:]
+	if len(recent) >= s.opts.JoinsPerMinute {
+		s.joins[ip] = recent
+		return false
+	}
+	s.joins[ip] = append(recent, now)
+	return true
+}
+
 // Close closes every connection and waits until their goroutines have
 // returned and their sessions have left. It is idempotent.
 func (s *Server) Close() {
@@ -242,25 +294,25 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// sameHostOrLocalhost accepts requests without an Origin (non-browser
-// clients), from a page on the server's own host, or from a page on
-// localhost (development).
-func sameHostOrLocalhost(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
+// AllowOrigins returns an Origin check that accepts requests without an
+// Origin (non-browser clients), from a page of the server's own origin (the
+// Origin's host equals the request's Host), and from the listed origins
+// ("https://app.example:8443", compared without regard to case). "*" in
+// the list accepts every origin.
+func AllowOrigins(origins []string) func(*http.Request) bool {
+	allowed := map[string]bool{}
+	for _, o := range origins {
+		allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" || allowed["*"] {
+			return true
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" {
+			return false
+		}
+		return strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
 	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -602,9 +603,11 @@ func TestCheckOrigin(t *testing.T) {
 		{"mcu.example:8080", "", true},
 		{"mcu.example:8080", "https://mcu.example:8080", true},
 		{"mcu.example:8080", "https://MCU.example:8080", true},
-		{"mcu.example:8080", "http://localhost:3000", true},
-		{"mcu.example:8080", "http://127.0.0.1:3000", true},
-		{"mcu.example:8080", "http://[::1]:3000", true},
+		{"mcu.example:8080", "http://localhost:3000", false},
+		{"mcu.example:8080", "http://127.0.0.1:3000", false},
+		{"mcu.example:8080", "https://app.example:8443", true},
+		{"mcu.example:8080", "HTTPS://APP.example:8443", true},
+		{"mcu.example:8080", "http://app.example:8443", false},
 		{"mcu.example:8080", "https://evil.example", false},
 		{"mcu.example:8080", "https://mcu.example:9090", false},
 		{"mcu.example:8080", "null", false},
@@ -614,7 +617,7 @@ func TestCheckOrigin(t *testing.T) {
 		if tt.origin != "" {
 			r.Header.Set("Origin", tt.origin)
 		}
-		if got := sameHostOrLocalhost(r); got != tt.ok {
+		if got := AllowOrigins([]string{"https://app.example:8443/"})(r); got != tt.ok {
 			t.Errorf("host %s origin %q: got %v, want %v", tt.host, tt.origin, got, tt.ok)
 		}
 	}
@@ -626,5 +629,132 @@ func TestCheckOrigin(t *testing.T) {
 	}
 	if resp != nil {
 		resp.Body.Close()
+	}
+}
+
+// TestStateEventsCoalesce: a reader that is slower than the events others
+// cause keeps its connection, because state messages replace their queued
+// older version; the last state is what it finally reads.
+func TestStateEventsCoalesce(t *testing.T) {
+	opts := testOptions()
+	opts.SendQueue = 4
+	e := start(t, opts)
+	c := e.dial(t)
+	s, _ := c.join(e, "r", "a")
+	for i := range 5000 {
+		s.out.Send(Message{Type: TypeParticipantUpdated, Participant: &Participant{ID: "p9", Name: "flooder", Video: i%2 == 0}})
+		s.out.Send(Message{Type: TypeSettings, Quality: []string{"360p", "720p"}[i%2], FPS: 30})
+		s.out.Send(Message{Type: TypeLayout, Layout: []Tile{{ParticipantID: "p9", W: i + 1}}})
+		s.out.Send(Message{Type: TypeRecording, Recording: json.RawMessage(fmt.Sprintf(`{"id":"r1","n":%d}`, i))})
+	}
+	s.out.Send(Message{Type: TypePong}) // an event after the flood
+	select {
+	case <-s.left:
+		t.Fatal("reader closed as a slow consumer by state events")
+	default:
+	}
+	var last Message
+	seen := map[string]Message{}
+	for last.Type != TypePong {
+		m, err := c.recv()
+		if err != nil {
+			t.Fatalf("reading: %v", err)
+		}
+		seen[m.Type], last = m, m
+	}
+	if m := seen[TypeParticipantUpdated]; m.Participant == nil || m.Participant.Video {
+		t.Errorf("last participant state %+v, want video off (the 5000th update)", m.Participant)
+	}
+	if m := seen[TypeLayout]; len(m.Layout) != 1 || m.Layout[0].W != 5000 {
+		t.Errorf("last layout %+v, want the 5000th", m.Layout)
+	}
+	if m := seen[TypeRecording]; !strings.Contains(string(m.Recording), `"n":4999`) {
+		t.Errorf("last recording %s, want the 5000th", m.Recording)
+	}
+}
+
+// TestMessageRateLimit: a client that sends faster than allowed gets a
+// rate_limited error and is disconnected; one within the limit is not.
+func TestMessageRateLimit(t *testing.T) {
+	opts := testOptions()
+	opts.MaxMessagesPerSecond, opts.MessageBurst = 10, 20
+	e := start(t, opts)
+	calm := e.dial(t)
+	calm.join(e, "r", "calm")
+	for range 10 {
+		calm.send(Message{Type: TypePing})
+		calm.expect(TypePong)
+		time.Sleep(110 * time.Millisecond)
+	}
+	flood := e.dial(t)
+	s, _ := flood.join(e, "r", "flood")
+	for range 100 {
+		if err := flood.ws.WriteJSON(Message{Type: TypeMute, Video: new(true)}); err != nil {
+			break
+		}
+	}
+	s.waitLeft(t)
+	gotError := false
+	for {
+		m, err := flood.recv()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+				t.Errorf("flooder's connection ended with %v, want close %d", err, websocket.ClosePolicyViolation)
+			}
+			break
+		}
+		if m.Type == TypeError && m.Code == CodeRateLimited && strings.Contains(m.Message, "10 messages per second") {
+			gotError = true
+		}
+	}
+	if !gotError {
+		t.Error("flooder got no rate_limited error")
+	}
+	calm.send(Message{Type: TypePing})
+	calm.expect(TypePong)
+}
+
+// TestJoinWithoutOfferDropped: a joined connection that never offers is
+// told why and closed, and leaves its room.
+func TestJoinWithoutOfferDropped(t *testing.T) {
+	opts := testOptions()
+	opts.OfferTimeout = 300 * time.Millisecond
+	e := start(t, opts)
+	idle := e.dial(t)
+	sIdle, _ := idle.join(e, "r", "idle")
+	busy := e.dial(t)
+	sBusy, _ := busy.join(e, "r", "busy")
+	busy.send(Message{Type: TypeOffer, SDP: "v=0 ok"})
+	busy.expect(TypeAnswer)
+	m := idle.expect(TypeError)
+	if m.Code != CodeTimeout || !strings.Contains(m.Message, "no offer within 300ms") {
+		t.Errorf("idle connection got %+v", m)
+	}
+	sIdle.waitLeft(t)
+	time.Sleep(400 * time.Millisecond)
+	if sBusy.leaves.Load() != 0 {
+		t.Error("a connection that offered was dropped too")
+	}
+}
+
+// TestJoinsPerAddressLimited: joins beyond the per-minute budget of an
+// address are refused without reaching the room layer.
+func TestJoinsPerAddressLimited(t *testing.T) {
+	opts := testOptions()
+	opts.JoinsPerMinute = 3
+	e := start(t, opts)
+	for i := range 3 {
+		c := e.dial(t)
+		c.join(e, "r", fmt.Sprintf("p%d", i))
+	}
+	c := e.dial(t)
+	c.send(Message{Type: TypeJoin, Room: "r", Name: "one too many"})
+	if m := c.expect(TypeError); m.Code != CodeRateLimited || !strings.Contains(m.Message, "3 joins per minute") {
+		t.Errorf("fourth join answered %+v", m)
+	}
+	select {
+	case s := <-e.backend.sessions:
+		t.Errorf("fourth join reached the backend as %s", s.name)
+	default:
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/asticode/go-astiav"
 
@@ -166,4 +167,26 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+func TestLogLimiter(t *testing.T) {
+	l := &logLimiter{kinds: map[logKind]*logWindow{}}
+	now := time.Now()
+	k := logKind{"vp8", 8}
+	logged := 0
+	for i := 0; i < 1000; i++ {
+		if ok, _ := l.allow(k, now.Add(time.Duration(i)*time.Millisecond)); ok {
+			logged++
+		}
+	}
+	if logged != logBurst {
+		t.Fatalf("logged %d of 1000 messages in one window, want %d", logged, logBurst)
+	}
+	if ok, _ := l.allow(logKind{"opus", 8}, now); !ok {
+		t.Fatal("another kind was suppressed")
+	}
+	ok, dropped := l.allow(k, now.Add(logInterval+time.Second))
+	if !ok || dropped != 1000-logBurst {
+		t.Fatalf("next window: logged %v, %d reported suppressed, want %d", ok, dropped, 1000-logBurst)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
+	"github.com/mcu-dev/mcu/signaling"
 )
 
 //go:embed static
@@ -28,7 +29,14 @@ type Options struct {
 	Recorder *mcu.Recorder
 	// Signaling serves /ws.
 	Signaling http.Handler
-	Log       *slog.Logger
+	// Hosts are the host names this server answers to besides loopback
+	// names and IP addresses ("*": any); others are refused, which stops
+	// DNS rebinding.
+	Hosts []string
+	// CheckOrigin approves the Origin of state-changing API requests
+	// (default: signaling.AllowOrigins(nil), same origin only).
+	CheckOrigin func(*http.Request) bool
+	Log         *slog.Logger
 	// Keys verify the API's bearer tokens (see docs/security.md); nil
 	// turns every check off.
 	Keys *auth.Keys
@@ -43,6 +51,10 @@ func NewHandler(o Options) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	g := gin.New()
 	g.Use(gin.Recovery())
+	if o.CheckOrigin == nil {
+		o.CheckOrigin = signaling.AllowOrigins(nil)
+	}
+	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
