@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	threads := fs.Int("encoder-threads", envInt("MCU_ENCODER_THREADS", 1), "threads per room video encoder (env MCU_ENCODER_THREADS)")
 	recDir := fs.String("recordings", envOr("MCU_RECORDINGS", "recordings"), "directory of recordings (env MCU_RECORDINGS)")
 	verbose := fs.Bool("v", envBool("MCU_VERBOSE", false), "debug logging (env MCU_VERBOSE)")
+	sec := addSecureFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,7 +63,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	if *publicIP != "" {
 		cfg.PublicIPs = strings.Split(*publicIP, ",")
 	}
-	srv, err := server.New(server.Config{Rooms: cfg, RecordingsDir: *recDir, Log: log})
+	scfg := server.Config{Rooms: cfg, RecordingsDir: *recDir, Log: log}
+	secured, err := sec.setup(*httpAddr, &scfg, *udp != "", log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
+		return 2
+	}
+	srv, err := server.New(scfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
 		return 2
@@ -73,6 +80,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("serving", "url", srv.URL(), "quality", q, "fps", *fps)
+	defer secured.afterListen(ctx, srv, scfg.Keys, log, stderr)()
 	code := 0
 	select {
 	case err := <-srv.Err():

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	// picture from its publisher to its receiver (0: none). Decoding 720p
 	// costs the load generator CPU, so one room is usually enough.
 	Watchers int
+	// Keys, when the server checks access tokens, sign each client's join
+	// token and the operator token of the API calls (MCU_KEYS).
+	Keys *auth.Keys
 	// JoinTimeout bounds one client's join and negotiation (default 20 s).
 	JoinTimeout time.Duration
 	Log         *slog.Logger
@@ -153,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	if cfg.Quality != "" || cfg.FPS != 0 {
 		for _, r := range rooms {
-			if err := putSettings(ctx, api, r, cfg.Quality, cfg.FPS); err != nil {
+			if err := putSettings(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Quality, cfg.FPS); err != nil {
 				return nil, err
 			}
 		}
@@ -165,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	log.Info("measuring", "duration", cfg.Duration)
 	before := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if before[r], err = getRoom(ctx, api, r); err != nil {
+		if before[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -197,7 +201,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	after := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if after[r], err = getRoom(ctx, api, r); err != nil {
+		if after[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -254,7 +258,8 @@ func join(ctx context.Context, cfg Config, rooms []string, clips []*peer.Clip) (
 			wg.Add(1)
 			sem <- struct{}{}
 			var w *watcher
-			o := peer.Options{URL: cfg.URL, Room: room, Name: fmt.Sprintf("load %d", i+1), Clip: clips[i%len(clips)]}
+			name := fmt.Sprintf("load %d", i+1)
+			o := peer.Options{URL: cfg.URL, Room: room, Name: name, Clip: clips[i%len(clips)], Token: joinToken(cfg.Keys, room, fmt.Sprintf("%s-%d", room, i+1), name)}
 			if i == 0 && ri < cfg.Watchers {
 				w = newWatcher(pubs)
 				o.Watch = w.see
@@ -308,11 +313,32 @@ func leave(clients []*client) {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
-func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
+// operatorToken is a token with roomAdmin for room, or "" without keys.
+func operatorToken(keys *auth.Keys, room string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims("loadtest", "loadtest", auth.VideoGrant{Room: room, RoomAdmin: true}, time.Hour))
+	return tok
+}
+
+// joinToken is a participant's token for room, or "" without keys.
+func joinToken(keys *auth.Keys, room, identity, name string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims(identity, name, auth.VideoGrant{Room: room, RoomJoin: true}, 6*time.Hour))
+	return tok
+}
+
+func getRoom(ctx context.Context, api, token, room string) (mcu.RoomInfo, error) {
 	var info mcu.RoomInfo
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/rooms/"+url.PathEscape(room), nil)
 	if err != nil {
 		return info, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -329,13 +355,16 @@ func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
 	return info, nil
 }
 
-func putSettings(ctx context.Context, api, room, quality string, fps int) error {
+func putSettings(ctx context.Context, api, token, room, quality string, fps int) error {
 	body, _ := json.Marshal(map[string]any{"quality": quality, "fps": fps})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, api+"/api/rooms/"+url.PathEscape(room), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("load: PUT room %s: %w", room, err)
