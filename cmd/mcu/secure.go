@@ -143,6 +143,13 @@ func (f *secureFlags) setup(addr string, cfg *server.Config, udpRange bool, log 
 			return nil, err
 		}
 		cfg.TLS = s.certs.TLSConfig()
+		// The certificate's names (the host name...) are names the server
+		// answers to.
+		for _, n := range s.certs.Names() {
+			if net.ParseIP(n) == nil && n != "localhost" {
+				cfg.Hosts = append(cfg.Hosts, n)
+			}
+		}
 	}
 
 	// Media: one UDP port and ICE-TCP beyond loopback unless told otherwise.
