@@ -8,6 +8,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/transcode"
 )
@@ -24,6 +25,7 @@ type liveOutput struct {
 	threads  int
 	pts      int64
 	lastSent time.Time
+	metrics  *metrics.Room // set by the video loop; nil-safe
 }
 
 func newLiveOutput(track *webrtc.TrackLocalStaticSample, s Settings, threads int) (*liveOutput, error) {
@@ -83,7 +85,9 @@ func (l *liveOutput) encode(now time.Time, key bool, subs []PacketSubscriber) (i
 	if key {
 		l.enc.ForceKeyframe()
 	}
+	start := time.Now()
 	pic, err := l.comp.Render(now)
+	l.metrics.Composited(time.Since(start))
 	if err != nil {
 		return 0, fmt.Errorf("mcu: compositing: %w", err)
 	}
@@ -94,6 +98,7 @@ func (l *liveOutput) encode(now time.Time, key bool, subs []PacketSubscriber) (i
 	}
 	l.lastSent = now
 	var sent int64
+	start = time.Now()
 	err = l.enc.EncodeVideo(pic, l.pts, func(pkt *astiav.Packet) error {
 		data := pkt.Data()
 		sent += int64(len(data))
@@ -105,6 +110,7 @@ func (l *liveOutput) encode(now time.Time, key bool, subs []PacketSubscriber) (i
 		}
 		return l.track.WriteSample(media.Sample{Data: data, Duration: dur})
 	})
+	l.metrics.Encoded(time.Since(start))
 	l.pts++
 	if err != nil {
 		return sent, fmt.Errorf("mcu: encoding live video: %w", err)

@@ -110,6 +110,7 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 		case webrtc.PeerConnectionStateConnected:
 			if !p.connected.Swap(true) {
 				r.receivers.Add(1)
+				r.wake()
 			}
 			r.RequestKeyframe()
 		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:

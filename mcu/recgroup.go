@@ -231,7 +231,12 @@ func (g *recGroup) add(id, path string) error {
 		}
 		g.members[id] = &recMember{id: id, mux: mux, keyed: g.venc == nil}
 		if g.venc != nil && !g.reuse.Load() {
+			// The file starts now, not at the next tick. Frame k covers
+			// [k, k+1) frame intervals from g.start, rounded to the
+			// nearest: the file then lasts its wall time to within a frame.
+			now := time.Now()
 			g.venc.ForceKeyframe()
+			g.encodeFrame(now, g.ptsAt(now))
 		}
 	})
 	if err == nil {
@@ -249,6 +254,11 @@ func (g *recGroup) add(id, path string) error {
 func (g *recGroup) remove(id string) {
 	_ = g.do(func() {
 		if m := g.members[id]; m != nil {
+			if g.venc != nil && !g.reuse.Load() {
+				// The file lasts until now: its last frame ends here.
+				now := time.Now()
+				g.encodeFrame(now, g.ptsAt(now)-1)
+			}
 			g.drain()
 			g.finish(m)
 		}
@@ -327,23 +337,8 @@ func (g *recGroup) run(roomDone <-chan struct{}) {
 		case p := <-g.packets:
 			g.writeLive(p)
 		case now := <-tick:
-			if g.reuse.Load() {
-				continue
-			}
-			// Timestamps follow the wall clock, so a file lasts as long as
-			// the meeting even if the machine misses a tick.
-			pts := g.ptsAt(now)
-			if pts <= g.lastPts {
-				continue
-			}
-			g.lastPts = pts
-			pic, err := g.comp.Render(now)
-			if err != nil {
-				g.log.Warn("recording composite", "err", err)
-				continue
-			}
-			if err := g.venc.EncodeVideo(pic, pts, g.writeVideo); err != nil {
-				g.log.Warn("recording video", "err", err)
+			if !g.reuse.Load() {
+				g.encodeAt(now)
 			}
 		}
 		if g.empty() {
@@ -362,6 +357,28 @@ func (g *recGroup) empty() bool {
 	defer g.mu.Unlock()
 	g.stopped = len(g.ids) == 0
 	return g.stopped
+}
+
+// encodeAt composites and encodes the picture of wall-clock time now.
+// Timestamps follow the wall clock, so a file lasts as long as the meeting
+// even if the machine misses a tick.
+func (g *recGroup) encodeAt(now time.Time) { g.encodeFrame(now, g.ptsAt(now)) }
+
+// encodeFrame composites the picture of now as frame pts, unless a frame at
+// or after pts was already made.
+func (g *recGroup) encodeFrame(now time.Time, pts int64) {
+	if pts <= g.lastPts {
+		return
+	}
+	g.lastPts = pts
+	pic, err := g.comp.Render(now)
+	if err != nil {
+		g.log.Warn("recording composite", "err", err)
+		return
+	}
+	if err := g.venc.EncodeVideo(pic, pts, g.writeVideo); err != nil {
+		g.log.Warn("recording video", "err", err)
+	}
 }
 
 func (g *recGroup) ptsAt(t time.Time) int64 {

@@ -90,6 +90,8 @@ type Recorder struct {
 	threads int
 	log     *slog.Logger
 
+	hooks RecorderHooks // set once by SetHooks before use
+
 	mu     sync.Mutex
 	recs   map[string]*Recording
 	groups map[groupKey]*recGroup
@@ -279,6 +281,9 @@ func newID() string {
 
 // Start begins recording the open room called room.
 func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
+	if err := rc.admit(); err != nil {
+		return Recording{}, err
+	}
 	r, err := rc.rooms.Room(room)
 	if err != nil {
 		return Recording{}, err
@@ -317,6 +322,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		if err != nil {
 			return Recording{}, fmt.Errorf("mcu: starting recording: %w", err)
 		}
+		rec.StartedAt = time.Now() // the file starts now, once the encoders are ready
 		rc.mu.Lock()
 		rc.recs[rec.ID] = &rec
 		rc.mu.Unlock()
@@ -325,7 +331,7 @@ func (rc *Recorder) Start(room string, o RecordingOptions) (Recording, error) {
 		err = g.add(rec.ID, filepath.Join(rc.dir, rec.File))
 		if err == nil {
 			if !rec.AudioOnly {
-				r.RequestKeyframe() // for a group that writes the live packets
+				r.requestKeyframeNow() // for a group that writes the live packets
 			}
 			break
 		}
@@ -399,6 +405,9 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 
 // announce tells the room's participants about a recording's state.
 func (rc *Recorder) announce(rec Recording) {
+	if rc.hooks.Changed != nil {
+		rc.hooks.Changed(rec)
+	}
 	r, err := rc.rooms.Room(rec.Room)
 	if err != nil {
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
@@ -56,7 +57,10 @@ type Room struct {
 	videoTrack *webrtc.TrackLocalStaticSample
 	settingsCh chan struct{}
 	keyWanted  atomic.Bool
+	keyNow     atomic.Bool  // a keyframe is wanted at once, throttle or not
 	receivers  atomic.Int32 // participants whose connection is up
+	// The loops stop their clocks while the room is idle and wait here.
+	videoWake, audioWake chan struct{}
 
 	members atomic.Pointer[memberSnapshot]
 	sinks   atomic.Pointer[sinkSnapshot]
@@ -72,6 +76,7 @@ type Room struct {
 	holds        int
 	emptySince   time.Time
 
+	metrics      *metrics.Room
 	framesOut    atomic.Int64
 	bytesOut     atomic.Int64
 	keyframes    atomic.Int64
@@ -107,8 +112,10 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		videoTrack: track,
 		settingsCh: make(chan struct{}, 1),
-		settings:   Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
-		created:    time.Now(),
+		videoWake:  make(chan struct{}, 1), audioWake: make(chan struct{}, 1),
+		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
+		created:  time.Now(),
+		metrics:  s.cfg.Metrics.OpenRoom(name),
 	}
 	r.members.Store(&memberSnapshot{})
 	r.sinks.Store(&sinkSnapshot{})
@@ -149,6 +156,7 @@ func (r *Room) run() {
 		p.Leave()
 	}
 	wg.Wait()
+	r.metrics.Close()
 	r.log.Info("room closed")
 }
 
@@ -193,6 +201,10 @@ func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sende
 	r.mu.Unlock()
 
 	r.log.Info("participant joined", "participant", id, "name", name, "receive_only", opts.ReceiveOnly)
+	r.metrics.ParticipantJoined()
+	if o := r.rooms.cfg.Observer; o != nil {
+		o.ParticipantJoined(r, p)
+	}
 	out.Send(signaling.Message{Type: signaling.TypeJoined, Room: r.name, ParticipantID: id, Participants: list,
 		Quality: string(settings.Quality), FPS: settings.FPS})
 	info := p.info()
@@ -244,6 +256,10 @@ func (r *Room) leave(p *Participant) {
 	}
 	r.mu.Unlock()
 	r.log.Info("participant left", "participant", p.id)
+	r.metrics.ParticipantLeft()
+	if o := r.rooms.cfg.Observer; o != nil {
+		o.ParticipantLeft(r, p)
+	}
 	info := p.info()
 	r.broadcast(signaling.Message{Type: signaling.TypeParticipantLeft, Participant: &info}, nil)
 	if empty && !held {
@@ -345,6 +361,11 @@ func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
 // video loop serves them once the throttle allows.
 func (r *Room) RequestKeyframe() { r.keyWanted.Store(true) }
 
+// requestKeyframeNow asks for a keyframe on the next tick whatever the
+// throttle: a recording that writes the live packets starts with it. Only
+// operators start recordings, so these cannot be flooded.
+func (r *Room) requestKeyframeNow() { r.keyNow.Store(true) }
+
 // AddSink attaches s to the room's media: from the next tick it gets the
 // tiles, then the pictures and the mix.
 func (r *Room) AddSink(s Sink) error {
@@ -403,6 +424,38 @@ func (r *Room) UnsubscribeLive(s PacketSubscriber) {
 func (r *Room) publishSinksLocked() {
 	prev := r.sinks.Load()
 	r.sinks.Store(&sinkSnapshot{version: prev.version + 1, sinks: r.sinkList, subs: r.subs})
+	r.wake()
+}
+
+// idle reports whether the room has nothing to do: no connection is up (so
+// no media comes in and nobody receives) and no sink is attached. A room of
+// sockets that joined and never connected costs no clock ticks.
+func (r *Room) idle() bool {
+	ss := r.sinks.Load()
+	return r.receivers.Load() == 0 && len(ss.sinks) == 0 && len(ss.subs) == 0
+}
+
+// wake restarts the loops' clocks after the room was idle.
+func (r *Room) wake() {
+	for _, ch := range []chan struct{}{r.videoWake, r.audioWake} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sleep waits, while the room is idle, for it to wake or close; it reports
+// whether the room is still open.
+func (r *Room) sleep(wake <-chan struct{}) bool {
+	for r.idle() {
+		select {
+		case <-r.ctx.Done():
+			return false
+		case <-wake:
+		}
+	}
+	return true
 }
 
 // Hold keeps the room open while it is being recorded, for up to
@@ -457,6 +510,7 @@ func (r *Room) videoLoop() {
 		return
 	}
 	defer live.close()
+	live.metrics = r.metrics
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	st := &videoState{attached: map[Sink]bool{}, cameraOff: map[string]bool{}}
@@ -478,6 +532,13 @@ func (r *Room) videoLoop() {
 		case now := <-ticker.C:
 			r.tick(now, live, st)
 			r.checkEmpty(now)
+			if r.idle() {
+				ticker.Stop()
+				if !r.sleep(r.videoWake) {
+					return
+				}
+				ticker.Reset(time.Second / time.Duration(live.settings.FPS))
+			}
 		}
 	}
 }
@@ -535,10 +596,11 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		return
 	}
 	key := false
-	if r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
+	if r.keyNow.Swap(false) || r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
 		r.keyWanted.Store(false)
 		st.lastKey, key = now, true
 		r.keyframes.Add(1)
+		r.metrics.Keyframes(1)
 	}
 	sent, err := live.encode(now, key, ss.subs)
 	if err != nil {
@@ -551,6 +613,7 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 		r.statsMu.Lock()
 		for _, t := range fresh {
 			r.recordLatencyLocked(done.Sub(t))
+			r.metrics.AddedLatency(done.Sub(t))
 		}
 		r.statsMu.Unlock()
 	}
@@ -599,6 +662,15 @@ func (r *Room) audioLoop() {
 			}
 			for ; done < due; done++ {
 				m.mixBlock(start.Add(time.Duration(done) * audioBlock))
+			}
+			if r.idle() {
+				ticker.Stop()
+				if !r.sleep(r.audioWake) {
+					return
+				}
+				// The clock starts again from now: nothing was missed.
+				start, done = time.Now(), 0
+				ticker.Reset(audioBlock)
 			}
 		}
 	}

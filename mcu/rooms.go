@@ -14,8 +14,10 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
+	"github.com/mcu-dev/mcu/transcode"
 )
 
 // Config is what Rooms needs to run rooms.
@@ -43,6 +45,10 @@ type Config struct {
 	// whose network blocks UDP. Its owner closes it.
 	ICETCPMux ice.TCPMux
 	Log       *slog.Logger
+	// Metrics receives the rooms' metrics; nil for none.
+	Metrics *metrics.Metrics
+	// Observer hears participants join and leave; nil for none.
+	Observer Observer
 }
 
 // Rooms is the registry of open rooms: it creates a room on its first join
@@ -103,6 +109,9 @@ func NewRooms(cfg Config) (*Rooms, error) {
 		return nil, fmt.Errorf("mcu: registering opus: %w", err)
 	}
 	ir := &interceptor.Registry{}
+	if f := cfg.Metrics.Interceptor(); f != nil {
+		ir.Add(f) // first, next to the transport: it sees what the others send
+	}
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("mcu: interceptors: %w", err)
 	}
@@ -147,6 +156,9 @@ func (s *Rooms) OnRoom(fn func(*Room)) {
 func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signaling.Sender) (signaling.Session, error) {
 	for {
 		r, err := s.roomFor(room)
+		if errors.Is(err, ErrServerFull) {
+			return nil, &signaling.Error{Code: signaling.CodeServerFull, Message: fmt.Sprintf("the server has its maximum of %d rooms open; try again later", s.cfg.MaxRooms)}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -156,9 +168,6 @@ func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signalin
 		}
 		if err == ErrRoomFull {
 			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
-		}
-		if errors.Is(err, ErrServerFull) {
-			return nil, &signaling.Error{Code: signaling.CodeServerFull, Message: fmt.Sprintf("the server has its maximum of %d rooms open", s.cfg.MaxRooms)}
 		}
 		if err != nil {
 			return nil, err
@@ -195,7 +204,12 @@ func (s *Rooms) roomFor(name string) (*Room, error) {
 		if s.rooms[name] == r {
 			delete(s.rooms, name)
 		}
+		idle := len(s.rooms) == 0
 		s.mu.Unlock()
+		if idle {
+			// The last room is gone: give what its codecs freed back.
+			transcode.ReleaseMemory()
+		}
 	}()
 	return r, nil
 }

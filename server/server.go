@@ -55,8 +55,8 @@ type Config struct {
 	TLS *tls.Config
 	// ICE shapes how media reaches the server through firewalls.
 	ICE ICE
-	// MaxRecordings caps the recordings running at once (0: no cap).
-	MaxRecordings int
+	// Ops adds metrics, webhooks, health, the disk guard and limits.
+	Ops Ops
 }
 
 // ICE configures the media transports.
@@ -80,6 +80,7 @@ type Server struct {
 	Handler   http.Handler
 
 	log         *slog.Logger
+	ops         *ops
 	readTimeout time.Duration
 	tls         *tls.Config
 	http        *http.Server
@@ -100,7 +101,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 30 * time.Second
 	}
-	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout, tls: cfg.TLS}
+	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout, tls: cfg.TLS, ops: newOps(cfg.Ops, cfg.RecordingsDir, cfg.Log)}
+	s.ops.configure(&cfg.Rooms)
 	if err := s.openICE(cfg.ICE, &cfg.Rooms); err != nil {
 		s.closeICE()
 		return nil, err
@@ -128,12 +130,13 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.ICE.Servers) > 0 {
 		sigOpts.ICEServers = cfg.ICE.Servers
 	}
-	s.Signaling = signaling.NewServer(s.Rooms, cfg.Log, sigOpts)
-	s.Handler = web.NewHandler(web.Options{
+	s.Signaling = signaling.NewServer(s.ops.backend(s.Rooms), cfg.Log, sigOpts)
+	s.Handler = s.ops.handler(web.NewHandler(web.Options{
 		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
 		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
-		Keys: cfg.Keys, Limiter: limiter, MaxRecordings: cfg.MaxRecordings,
-	})
+		Keys: cfg.Keys, Limiter: limiter,
+	}))
+	s.ops.attach(s)
 	return s, nil
 }
 
@@ -205,6 +208,9 @@ func (s *Server) Serve(ln net.Listener) {
 		ln = tls.NewListener(ln, s.tls)
 	}
 	go func() { s.errc <- s.http.Serve(ln) }()
+	if err := s.ops.serveMetrics(); err != nil {
+		s.log.Error("metrics", "err", err)
+	}
 }
 
 // Listen listens on addr ("127.0.0.1:0" for a free port) and serves.
@@ -255,6 +261,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.Rooms.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: rooms: %w", err))
+	}
+	if err := s.ops.close(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	s.closeICE()
 	return errors.Join(errs...)

@@ -42,8 +42,6 @@ type Options struct {
 	Keys *auth.Keys
 	// Limiter slows down addresses that keep failing authentication.
 	Limiter *auth.Limiter
-	// MaxRecordings caps recordings running at once (0: no cap).
-	MaxRecordings int
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -62,7 +60,7 @@ func NewHandler(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter, maxRecordings: o.MaxRecordings}
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter}
 	authed := a.authenticate(false)
 	g.GET("/api/rooms", authed, a.listRooms)
 	g.GET("/api/rooms/:room", authed, a.getRoom)
@@ -86,12 +84,11 @@ func NewHandler(o Options) http.Handler {
 }
 
 type api struct {
-	rooms         *mcu.Rooms
-	recorder      *mcu.Recorder
-	log           *slog.Logger
-	keys          *auth.Keys
-	limiter       *auth.Limiter
-	maxRecordings int
+	rooms    *mcu.Rooms
+	recorder *mcu.Recorder
+	log      *slog.Logger
+	keys     *auth.Keys
+	limiter  *auth.Limiter
 }
 
 func apiError(c *gin.Context, status int, msg string) {

@@ -249,13 +249,13 @@ func TestRecordingAPI(t *testing.T) {
 
 	// A restart keeps the list; a recording the old server never finished
 	// (it died) is recovered from its crash-tolerant file.
-	crashed := mcu.Recording{ID: "deadbeef", Room: "rec", Name: "crashed", Format: "webm", Quality: "360p", FPS: 15,
-		State: mcu.StateRecording, StartedAt: time.Now().Add(-time.Minute), File: "deadbeef.webm", DownloadURL: "/api/recordings/deadbeef/download"}
+	crashed := mcu.Recording{ID: "deadbeefdeadbeef", Room: "rec", Name: "crashed", Format: "webm", Quality: "360p", FPS: 15,
+		State: mcu.StateRecording, StartedAt: time.Now().Add(-time.Minute), File: "deadbeefdeadbeef.webm", DownloadURL: "/api/recordings/deadbeefdeadbeef/download"}
 	if err := os.WriteFile(filepath.Join(dir, crashed.File), partial, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(crashed)
-	if err := os.WriteFile(filepath.Join(dir, "deadbeef.json"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "deadbeefdeadbeef.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.close()
@@ -270,7 +270,7 @@ func TestRecordingAPI(t *testing.T) {
 	if len(ids) != 3 || ids[webm.ID].State != mcu.StateFinished || ids[mp4.ID].State != mcu.StateFinished {
 		t.Errorf("after restart: %+v", list.Recordings)
 	}
-	if r := ids["deadbeef"]; r.State != mcu.StateFinished || r.DurationS <= 0 || !strings.Contains(r.Error, "recovered") {
+	if r := ids["deadbeefdeadbeef"]; r.State != mcu.StateFinished || r.DurationS <= 0 || !strings.Contains(r.Error, "recovered") {
 		t.Errorf("crashed recording after restart: %+v", r)
 	}
 }

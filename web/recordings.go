@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/mcu-dev/mcu/auth"
+	"github.com/mcu-dev/mcu/disk"
+	"github.com/mcu-dev/mcu/health"
 	"github.com/mcu-dev/mcu/mcu"
 )
 
@@ -34,6 +35,10 @@ func (a *api) recordingError(c *gin.Context, err error) {
 		apiError(c, http.StatusBadRequest, err.Error())
 	case errors.Is(err, mcu.ErrClosed):
 		apiError(c, http.StatusServiceUnavailable, "server is shutting down")
+	case errors.Is(err, health.ErrDraining), errors.Is(err, mcu.ErrTooManyRecordings):
+		apiError(c, http.StatusServiceUnavailable, err.Error())
+	case disk.IsFull(err):
+		apiError(c, http.StatusInsufficientStorage, err.Error())
 	default:
 		a.log.Error("recording API", "err", err)
 		apiError(c, http.StatusInternalServerError, err.Error())
@@ -42,10 +47,6 @@ func (a *api) recordingError(c *gin.Context, err error) {
 
 func (a *api) startRecording(c *gin.Context) {
 	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Record(c.Param("room")) }) {
-		return
-	}
-	if a.maxRecordings > 0 && a.running() >= a.maxRecordings {
-		apiError(c, http.StatusTooManyRequests, fmt.Sprintf("%d recordings are running, the most this server allows", a.maxRecordings))
 		return
 	}
 	var o mcu.RecordingOptions
@@ -61,17 +62,6 @@ func (a *api) startRecording(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, a.withLink(rec))
-}
-
-// running counts the recordings in progress.
-func (a *api) running() int {
-	n := 0
-	for _, r := range a.recorder.List() {
-		if r.State == mcu.StateRecording {
-			n++
-		}
-	}
-	return n
 }
 
 // listRecordings lists the recordings of the rooms the token may record;

@@ -79,7 +79,7 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	}
 	// Against a server that checks tokens, every client signs its own from
 	// MCU_KEYS (and -keys-file), like any backend would.
-	if cfg.Keys, err = loadKeys(envOr("MCU_KEYS_FILE", "")); err != nil {
+	if cfg.Keys, err = loadKeys(os.Getenv("MCU_KEYS_FILE")); err != nil {
 		fmt.Fprintf(stderr, "mcu loadtest: %v\n", err)
 		return 2
 	}

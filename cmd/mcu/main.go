@@ -34,6 +34,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return runToken(ctx, args, stderr)
 	case "keys":
 		return runKeys(ctx, args, stderr)
+	case "config":
+		return runConfig(args, stderr)
 	case "help", "-h", "--help":
 		usage(stderr)
 		return 0
@@ -49,5 +51,6 @@ func usage(w io.Writer) {
        mcu loadtest [flags]         load a running server with rooms of clients and report
        mcu token -room R -identity I [-admin] [-record] [-list]   print an access token
        mcu keys                     print a new API key and secret for MCU_KEYS
+       mcu config [serve flags]     print the effective configuration as YAML, secrets masked
 Run "mcu serve -h", "mcu compose -h" or "mcu loadtest -h" for the flags.`)
 }

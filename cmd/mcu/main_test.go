@@ -17,10 +17,11 @@ import (
 )
 
 // TestMain lets tests run the real command in a child process (the test
-// binary re-executed with MCU_TEST_MAIN=1), so that it can be killed.
+// binary re-executed with MCU_TEST_MAIN=1), so that it can be signalled
+// and killed.
 func TestMain(m *testing.M) {
 	if os.Getenv("MCU_TEST_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stderr))
+		main()
 	}
 	os.Exit(m.Run())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,125 +18,82 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/auth"
+	"github.com/mcu-dev/mcu/config"
 	"github.com/mcu-dev/mcu/internal/certs"
 	"github.com/mcu-dev/mcu/server"
 )
 
-// Ports used beyond loopback unless set otherwise (LiveKit's, which
-// firewall rules written for it already open).
-const (
-	defaultUDPPort = 7882
-	defaultTCPPort = 7881
-)
-
-// secureFlags are serve's flags for HTTPS, access tokens and media through
-// firewalls.
-type secureFlags struct {
-	tls, tlsCert, tlsKey, tlsHosts         string
-	acmeDomain, acmeEmail, acmeCache, data string
-	keysFile, iceServers                   string
-	udpPort, tcpPort, maxRecordings        int
-	insecureNoAuth                         bool
-}
-
-func addSecureFlags(fs *flag.FlagSet) *secureFlags {
-	f := &secureFlags{}
-	fs.StringVar(&f.tls, "tls", envOr("MCU_TLS", ""), `"auto": self-signed certificate kept in -data (the default beyond loopback without a certificate); "off": plain HTTP, loopback only (env MCU_TLS)`)
-	fs.StringVar(&f.tlsCert, "tls-cert", envOr("MCU_TLS_CERT", ""), "TLS certificate file (PEM), reloaded when it changes (env MCU_TLS_CERT)")
-	fs.StringVar(&f.tlsKey, "tls-key", envOr("MCU_TLS_KEY", ""), "TLS key file (PEM) (env MCU_TLS_KEY)")
-	fs.StringVar(&f.tlsHosts, "tls-hosts", envOr("MCU_TLS_HOSTS", ""), "extra names or addresses for the self-signed certificate, comma separated (env MCU_TLS_HOSTS)")
-	fs.StringVar(&f.acmeDomain, "acme-domain", envOr("MCU_ACME_DOMAIN", ""), "get certificates for this domain from Let's Encrypt (HTTP-01 on :80) (env MCU_ACME_DOMAIN)")
-	fs.StringVar(&f.acmeEmail, "acme-email", envOr("MCU_ACME_EMAIL", ""), "contact address for the ACME account (env MCU_ACME_EMAIL)")
-	fs.StringVar(&f.acmeCache, "acme-cache-dir", envOr("MCU_ACME_CACHE_DIR", ""), "ACME account and certificates (default DATA/acme) (env MCU_ACME_CACHE_DIR)")
-	fs.StringVar(&f.data, "data", envOr("MCU_DATA", "data"), "directory for the server's own state: self-signed certificate, ACME cache (env MCU_DATA)")
-	fs.StringVar(&f.keysFile, "keys-file", envOr("MCU_KEYS_FILE", ""), `YAML file of "key: secret" pairs, besides MCU_KEYS (env MCU_KEYS_FILE)`)
-	fs.StringVar(&f.iceServers, "ice-servers", envOr("MCU_ICE_SERVERS", ""), `STUN/TURN servers for browsers, comma separated, each URL[|USER|CREDENTIAL] (env MCU_ICE_SERVERS)`)
-	fs.IntVar(&f.udpPort, "udp-port", envInt("MCU_UDP_PORT", -1), "all WebRTC UDP on this one port (default 7882 beyond loopback; 0: a port per participant) (env MCU_UDP_PORT)")
-	fs.IntVar(&f.tcpPort, "tcp-port", envInt("MCU_TCP_PORT", -1), "ICE over TCP on this port, for clients whose UDP is blocked (default 7881 beyond loopback; 0: off) (env MCU_TCP_PORT)")
-	fs.IntVar(&f.maxRecordings, "max-recordings", envInt("MCU_MAX_RECORDINGS", 8), "recordings running at once (0: no cap) (env MCU_MAX_RECORDINGS)")
-	fs.BoolVar(&f.insecureNoAuth, "insecure-no-auth", envBool("MCU_INSECURE_NO_AUTH", false), "no access tokens at all, even beyond loopback (env MCU_INSECURE_NO_AUTH)")
-	return f
-}
-
-// secured is what setup decided, for what happens after Listen.
+// secured is what secure decided, for what happens after Listen.
 type secured struct {
-	devKeys  bool // keys made up for this run: print links
-	noAuth   bool // -insecure-no-auth: warn every minute
-	certs    *certs.Source
-	loopback bool
+	devKeys bool // keys made up for this run: print links
+	noAuth  bool // insecure_no_auth: warn every minute
+	certs   *certs.Source
 }
 
-// isLoopback reports whether addr listens on loopback only.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// secure applies the configuration's authentication, TLS and media
+// transports to cfg. Its errors are the operator's to fix (exit 2).
+func secure(c *config.Config, cfg *server.Config, log *slog.Logger) (*secured, error) {
+	s := &secured{}
+	beyond := c.BeyondLoopback()
 
-// setup chooses authentication, TLS and the media transports for serving
-// on addr, and fills cfg. Errors are the operator's to fix (exit 2).
-func (f *secureFlags) setup(addr string, cfg *server.Config, udpRange bool, log *slog.Logger) (*secured, error) {
-	s := &secured{loopback: isLoopback(addr)}
-
-	keys, err := loadKeys(f.keysFile)
+	// Keys: given, made up on loopback (dev mode), or refused beyond it.
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range c.Keys {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	var pairs []string
+	for _, k := range names {
+		pairs = append(pairs, k, c.Keys[k])
+	}
+	keys, err := auth.NewKeys(pairs...)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case keys.Len() > 0:
-		if err := keys.Validate(s.loopback); err != nil {
+		if err := keys.Validate(!beyond); err != nil {
 			return nil, err
 		}
 		cfg.Keys = keys
 		log.Info("access tokens required", "keys", strings.Join(keys.Names(), ","))
-	case f.insecureNoAuth:
+	case c.InsecureNoAuth:
 		s.noAuth = true
-	case s.loopback:
+	case !beyond:
 		key, secret := auth.GenerateKey()
 		cfg.Keys, _ = auth.NewKeys(key, secret)
 		s.devKeys = true
 	default:
-		return nil, fmt.Errorf("listening on %s, beyond loopback, needs access keys: set MCU_KEYS=\"key: secret\" (\"mcu keys\" makes one) or -keys-file, or listen on 127.0.0.1; -insecure-no-auth lets anyone in", addr)
+		return nil, fmt.Errorf("http %s listens beyond loopback and needs access keys: set MCU_KEYS=\"key: secret\" (\"mcu keys\" makes one), keys or keys_file; or listen on 127.0.0.1; insecure_no_auth lets anyone in", c.HTTP)
 	}
 
-	// TLS: files, ACME, self-signed, or plain HTTP on loopback only.
-	log = log.With("component", "tls")
-	co := certs.Options{Log: log}
+	// TLS: certificate files, ACME, a self-signed certificate, or plain
+	// HTTP on loopback only.
+	co := certs.Options{Log: log.With("component", "tls")}
+	host, _, _ := net.SplitHostPort(c.HTTP)
 	switch {
-	case f.tlsCert != "" || f.tlsKey != "":
-		co.CertFile, co.KeyFile = f.tlsCert, f.tlsKey
-	case f.acmeDomain != "":
-		co.ACMEDomains = strings.Split(f.acmeDomain, ",")
-		co.ACMECacheDir, co.ACMEEmail = f.acmeCache, f.acmeEmail
+	case c.TLS == "off":
+		if beyond {
+			return nil, errors.New("tls: off: plain HTTP is served on loopback only (beyond it browsers open the camera only over https); use tls: auto, tls_cert/tls_key or acme_domain")
+		}
+	case c.TLSCert != "":
+		co.CertFile, co.KeyFile = c.TLSCert, c.TLSKey
+	case c.ACMEDomain != "":
+		co.ACMEDomains = []string{c.ACMEDomain}
+		co.ACMECacheDir, co.ACMEEmail = c.ACMECacheDir, c.ACMEEmail
 		if co.ACMECacheDir == "" {
-			co.ACMECacheDir = filepath.Join(f.data, "acme")
+			co.ACMECacheDir = filepath.Join(c.DataDir, "acme")
 		}
-		cfg.Hosts = append(cfg.Hosts, co.ACMEDomains...)
-	case f.tls == "auto" || (f.tls == "" && !s.loopback):
-		co.SelfSigned, co.Dir = true, filepath.Join(f.data, "tls")
-		for _, h := range strings.Split(f.tlsHosts, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				co.Hosts = append(co.Hosts, h)
-				if net.ParseIP(h) == nil {
-					cfg.Hosts = append(cfg.Hosts, h)
-				}
-			}
+		cfg.Hosts = append(cfg.Hosts, c.ACMEDomain)
+	case beyond:
+		co.SelfSigned, co.Dir = true, filepath.Join(c.DataDir, "tls")
+		co.Hosts = append(co.Hosts, host)
+		co.Hosts = append(co.Hosts, c.PublicIP...)
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+			co.Hosts = append(co.Hosts, u.Hostname())
 		}
-		if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
-			co.Hosts = append(co.Hosts, host)
-		}
-	case f.tls == "" || f.tls == "off":
-		if !s.loopback {
-			return nil, fmt.Errorf("-tls off: plain HTTP is only served on loopback (browsers allow the camera only over https beyond it); give -tls-cert/-tls-key, -acme-domain or -tls auto")
-		}
-	default:
-		return nil, fmt.Errorf("-tls %q: want auto or off", f.tls)
 	}
 	if co.CertFile != "" || co.SelfSigned || len(co.ACMEDomains) > 0 {
 		if s.certs, err = certs.New(co); err != nil {
@@ -152,59 +109,19 @@ func (f *secureFlags) setup(addr string, cfg *server.Config, udpRange bool, log 
 		}
 	}
 
-	// Media: one UDP port and ICE-TCP beyond loopback unless told otherwise.
-	udp, tcp := f.udpPort, f.tcpPort
-	if udp < 0 {
-		udp = 0
-		if !s.loopback && !udpRange {
-			udp = defaultUDPPort
-		}
+	// Media: one UDP port and ICE-TCP (beyond loopback by default).
+	cfg.ICE.UDPPort = c.MuxUDPPort()
+	if p := c.ICETCPPort(); p > 0 {
+		cfg.ICE.TCPAddr = net.JoinHostPort(host, strconv.Itoa(p))
 	}
-	if tcp < 0 {
-		tcp = 0
-		if !s.loopback {
-			tcp = defaultTCPPort
-		}
+	for _, srv := range c.ICEServers {
+		cfg.ICE.Servers = append(cfg.ICE.Servers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
-	cfg.ICE.UDPPort = udp
-	if tcp > 0 {
-		host, _, _ := net.SplitHostPort(addr)
-		cfg.ICE.TCPAddr = net.JoinHostPort(host, strconv.Itoa(tcp))
-	}
-	if cfg.ICE.Servers, err = parseICEServers(f.iceServers); err != nil {
-		return nil, err
-	}
-	cfg.MaxRecordings = f.maxRecordings
 	return s, nil
 }
 
-// parseICEServers reads "URL[|USER|CREDENTIAL],...".
-func parseICEServers(s string) ([]webrtc.ICEServer, error) {
-	var out []webrtc.ICEServer
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		parts := strings.Split(item, "|")
-		if len(parts) != 1 && len(parts) != 3 {
-			return nil, fmt.Errorf("-ice-servers %q: want URL or URL|USER|CREDENTIAL", item)
-		}
-		u, err := url.Parse(parts[0])
-		if err != nil || (u.Scheme != "stun" && u.Scheme != "stuns" && u.Scheme != "turn" && u.Scheme != "turns") {
-			return nil, fmt.Errorf("-ice-servers %q: want a stun:, stuns:, turn: or turns: URL", parts[0])
-		}
-		srv := webrtc.ICEServer{URLs: []string{parts[0]}}
-		if len(parts) == 3 {
-			srv.Username, srv.Credential = parts[1], parts[2]
-		}
-		out = append(out, srv)
-	}
-	return out, nil
-}
-
 // afterListen prints the dev links, serves ACME challenges on :80 and
-// keeps warning when authentication is off. The returned stop ends what
+// keeps warning while authentication is off. The returned stop ends what
 // it started.
 func (s *secured) afterListen(ctx context.Context, srv *server.Server, keys *auth.Keys, log *slog.Logger, out io.Writer) func() {
 	var stops []func()
@@ -222,7 +139,7 @@ func (s *secured) afterListen(ctx context.Context, srv *server.Server, keys *aut
 	}
 	if s.noAuth {
 		warn := func() {
-			log.Warn("INSECURE: -insecure-no-auth: anyone who reaches this server may join any room and read, start or delete every recording")
+			log.Warn("INSECURE: insecure_no_auth: anyone who reaches this server may join any room and read, start or delete every recording")
 		}
 		warn()
 		wctx, cancel := context.WithCancel(ctx)
@@ -256,16 +173,12 @@ func printDevLinks(out io.Writer, base string, keys *auth.Keys) {
 	link := func(tok string) string {
 		return base + "/?" + url.Values{"room": {room}, "token": {tok}}.Encode()
 	}
+	k, secret, _ := keys.First()
 	fmt.Fprintf(out, `
 Development mode: loopback only, with a key made up for this run (set MCU_KEYS to keep one).
   participant: %s
   operator:    %s
-More tokens: MCU_KEYS="%s" mcu token -room R -identity I [-admin] [-record]
+More tokens: MCU_KEYS="%s: %s" mcu token -room R -identity I [-admin] [-record]
 
-`, link(participant), link(operator), devKeysLine(keys))
-}
-
-func devKeysLine(keys *auth.Keys) string {
-	k, s, _ := keys.First()
-	return k + ": " + s
+`, link(participant), link(operator), k, secret)
 }

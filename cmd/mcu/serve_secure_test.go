@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -14,7 +17,24 @@ import (
 	"time"
 
 	"github.com/mcu-dev/mcu/auth"
+	"github.com/mcu-dev/mcu/config"
+	"github.com/mcu-dev/mcu/internal/certs"
+	"github.com/mcu-dev/mcu/server"
 )
+
+// testToken signs claims for grant with the first key of cmdTestKeys.
+func testToken(t *testing.T, grant auth.VideoGrant) string {
+	t.Helper()
+	keys, err := auth.ParseKeys(cmdTestKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := keys.Mint(auth.NewClaims("test", "test", grant, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
 type syncBuffer struct {
@@ -43,8 +63,8 @@ func TestServeRefusesUnsafeSetups(t *testing.T) {
 	}{
 		{"", []string{"serve", "-http", "0.0.0.0:0", "-recordings", dir}, "needs access keys: set MCU_KEYS"},
 		{"k: short", []string{"serve", "-http", "0.0.0.0:0", "-recordings", dir}, "at least 32"},
-		{cmdTestKeys, []string{"serve", "-http", "0.0.0.0:0", "-tls", "off", "-recordings", dir}, "only served on loopback"},
-		{cmdTestKeys, []string{"serve", "-http", "127.0.0.1:0", "-tls", "maybe", "-recordings", dir}, `want auto or off`},
+		{cmdTestKeys, []string{"serve", "-http", "0.0.0.0:0", "-tls", "off", "-recordings", dir}, "served on loopback only"},
+		{cmdTestKeys, []string{"serve", "-http", "127.0.0.1:0", "-tls", "maybe", "-recordings", dir}, `allowed values are auto, off`},
 		{cmdTestKeys, []string{"serve", "-http", "127.0.0.1:0", "-ice-servers", "http://x", "-recordings", dir}, "stun:"},
 		{"broken", []string{"serve", "-http", "127.0.0.1:0", "-recordings", dir}, "MCU_KEYS"},
 	} {
@@ -124,20 +144,21 @@ func TestServeDevModeLinks(t *testing.T) {
 	}
 }
 
-func TestServeTLSAuto(t *testing.T) {
+// TestServeTLSFiles serves the API over HTTPS from certificate files on
+// loopback.
+func TestServeTLSFiles(t *testing.T) {
 	t.Setenv("MCU_KEYS", cmdTestKeys)
 	t.Setenv("MCU_KEYS_FILE", "")
-	data := t.TempDir()
-	stderr, m := serveInBackground(t, regexp.MustCompile(`msg=serving url=(https://\S+)`),
-		"-http", "127.0.0.1:0", "-tls", "auto", "-data", data, "-recordings", t.TempDir(), "-quality", "360p", "-fps", "15")
-	if !strings.Contains(stderr.String(), "sha256=") {
-		t.Errorf("no fingerprint logged: %s", stderr.String())
+	dir := filepath.Join(t.TempDir(), "tls")
+	if _, err := certs.New(certs.Options{SelfSigned: true, Dir: dir, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
 	}
-	keys, _ := auth.ParseKeys(cmdTestKeys)
-	tok, _ := keys.Mint(auth.NewClaims("ops", "ops", auth.VideoGrant{RoomList: true}, time.Hour))
+	_, m := serveInBackground(t, regexp.MustCompile(`msg=serving url=(https://\S+)`),
+		"-http", "127.0.0.1:0", "-tls-cert", filepath.Join(dir, "self-signed.crt"), "-tls-key", filepath.Join(dir, "self-signed.key"),
+		"-recordings", t.TempDir(), "-quality", "360p", "-fps", "15")
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	req, _ := http.NewRequest("GET", m[1]+"/api/rooms", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Authorization", "Bearer "+testToken(t, auth.VideoGrant{RoomList: true}))
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -146,5 +167,49 @@ func TestServeTLSAuto(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil || !strings.Contains(string(body), `"rooms"`) {
 		t.Fatalf("https API: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestSecureBeyondLoopback checks what serving beyond loopback turns on,
+// without listening there: a self-signed certificate kept in data_dir,
+// the single UDP port and ICE-TCP, the configured ICE servers, and the
+// keys.
+func TestSecureBeyondLoopback(t *testing.T) {
+	c := config.Default()
+	c.HTTP = "0.0.0.0:8443"
+	c.DataDir = t.TempDir()
+	keys, _ := config.ParseKeys(cmdTestKeys)
+	c.Keys = keys
+	c.ICEServers = []config.ICEServer{{URLs: []string{"turn:turn.example.org:3478"}, Username: "u", Credential: "p"}}
+	var logs syncBuffer
+	var scfg server.Config
+	s, err := secure(c, &scfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scfg.TLS == nil || s.certs == nil || s.certs.Fingerprint() == "" || !strings.Contains(logs.String(), s.certs.Fingerprint()) {
+		t.Fatalf("no self-signed certificate, or its fingerprint not logged: %s", logs.String())
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "tls", "self-signed.crt")); err != nil {
+		t.Errorf("certificate not kept in data_dir: %v", err)
+	}
+	if scfg.ICE.UDPPort != config.DefaultUDPPort || scfg.ICE.TCPAddr != "0.0.0.0:7881" {
+		t.Errorf("media: %+v", scfg.ICE)
+	}
+	if len(scfg.ICE.Servers) != 1 || scfg.ICE.Servers[0].Username != "u" {
+		t.Errorf("ICE servers %+v", scfg.ICE.Servers)
+	}
+	if scfg.Keys.Len() != 2 || s.devKeys || s.noAuth {
+		t.Errorf("keys %v dev %v noauth %v", scfg.Keys.Names(), s.devKeys, s.noAuth)
+	}
+	// Without keys, only insecure_no_auth lets it start.
+	c.Keys = nil
+	if _, err := secure(c, &server.Config{}, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "MCU_KEYS") {
+		t.Errorf("no keys beyond loopback: %v", err)
+	}
+	c.InsecureNoAuth = true
+	s, err = secure(c, &server.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil || !s.noAuth {
+		t.Errorf("insecure_no_auth: %v", err)
 	}
 }

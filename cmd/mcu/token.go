@@ -13,10 +13,6 @@ import (
 	"github.com/mcu-dev/mcu/auth"
 )
 
-// stdout receives what a command prints for other programs (tokens, keys);
-// tests replace it.
-var stdout io.Writer = os.Stdout
-
 // loadKeys reads MCU_KEYS and, when given, a YAML keys file; MCU_KEYS
 // comes first, so its first key is the signing key.
 func loadKeys(file string) (*auth.Keys, error) {
@@ -47,7 +43,7 @@ func runToken(_ context.Context, args []string, stderr io.Writer) int {
 	noJoin := fs.Bool("no-join", false, "leave out roomJoin (an operator or API token that does not join)")
 	receiveOnly := fs.Bool("receive-only", false, "canPublish=false: join without sending camera or microphone")
 	validFor := fs.Duration("valid-for", 6*time.Hour, "how long the token is valid")
-	keysFile := fs.String("keys-file", envOr("MCU_KEYS_FILE", ""), "YAML file of \"key: secret\" pairs, after MCU_KEYS (env MCU_KEYS_FILE)")
+	keysFile := fs.String("keys-file", os.Getenv("MCU_KEYS_FILE"), "YAML file of \"key: secret\" pairs, after MCU_KEYS (env MCU_KEYS_FILE)")
 	link := fs.String("url", "", "also print a link to the web client at this base URL, e.g. https://mcu.example.org")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: mcu token -room R -identity I [-name N] [-admin] [-record] [-list] [-valid-for 6h]

@@ -76,8 +76,9 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	sendVideo atomic.Bool
-	keyWanted atomic.Bool // the server asked for a keyframe (Clip replay)
+	sendVideo    atomic.Bool
+	keyWanted    atomic.Bool // the server asked for a keyframe (Clip replay)
+	disconnected atomic.Bool // the signaling connection has ended
 
 	sent []atomic.Int64 // unix nanoseconds each Clip picture was last sent
 
@@ -139,6 +140,7 @@ func (c *Client) send(m signaling.Message) error {
 
 func (c *Client) readLoop() {
 	defer c.wg.Done()
+	defer c.disconnected.Store(true)
 	for {
 		var m signaling.Message
 		if err := c.ws.ReadJSON(&m); err != nil {
@@ -162,6 +164,9 @@ func (c *Client) readLoop() {
 		c.mu.Unlock()
 	}
 }
+
+// Disconnected reports whether the signaling connection has ended.
+func (c *Client) Disconnected() bool { return c.disconnected.Load() }
 
 // Events returns the messages received so far.
 func (c *Client) Events() []signaling.Message {
