@@ -24,4 +24,4 @@ VOLUME /data
 EXPOSE 8443/tcp 7881/tcp 7882/udp
 # Without a certificate the server makes a self-signed one in /data (-tls
 # auto); set MCU_KEYS (see docs/security.md) or it refuses to start.
-ENTRYPOINT ["mcu", "serve", "-http", "0.0.0.0:8443", "-udp-port", "7882", "-tcp-port", "7881", "-data", "/data", "-recordings", "/data/recordings"]
+ENTRYPOINT ["mcu", "serve", "-http", "0.0.0.0:8443", "-udp-port", "7882", "-tcp-port", "7881", "-data-dir", "/data", "-recordings", "/data/recordings"]
