@@ -21,6 +21,7 @@ import (
 	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
+	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/server"
 	"github.com/mcu-dev/mcu/signaling"
@@ -451,5 +452,24 @@ func TestRecordingPathSafety(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, linked+".webm")); err != nil {
 		t.Errorf("the symlink was removed: %v", err)
+	}
+}
+
+// TestMetricsNeedRoomList: /metrics on the main listener says which rooms
+// exist and who is in them, so it needs roomList when tokens are on.
+func TestMetricsNeedRoomList(t *testing.T) {
+	s := startAuth(t, "", func(c *server.Config) { c.Ops.Metrics = metrics.New() })
+	for _, c := range []struct {
+		token string
+		want  int
+	}{
+		{"", http.StatusUnauthorized},
+		{"garbage", http.StatusUnauthorized},
+		{s.mint(t, "p", auth.VideoGrant{Room: "a", RoomJoin: true, RoomAdmin: true}), http.StatusForbidden},
+		{s.mint(t, "ops", auth.VideoGrant{RoomList: true}), http.StatusOK},
+	} {
+		if status, body, _ := s.call(t, "GET", "/metrics", c.token); status != c.want {
+			t.Errorf("GET /metrics: %d %.80q, want %d", status, body, c.want)
+		}
 	}
 }

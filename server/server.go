@@ -101,6 +101,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 30 * time.Second
 	}
+	limiter := cfg.Limiter
+	if limiter == nil {
+		limiter = auth.NewLimiter()
+	}
+	if cfg.Keys != nil && cfg.Ops.MetricsAuth == nil {
+		// /metrics on the main listener tells who is where: roomList.
+		cfg.Ops.MetricsAuth = auth.Require(cfg.Keys, limiter, (*auth.Claims).List)
+	}
 	s := &Server{log: cfg.Log, readTimeout: cfg.ReadTimeout, tls: cfg.TLS, ops: newOps(cfg.Ops, cfg.RecordingsDir, cfg.Log)}
 	s.ops.configure(&cfg.Rooms)
 	if err := s.openICE(cfg.ICE, &cfg.Rooms); err != nil {
@@ -118,10 +126,6 @@ func New(cfg Config) (*Server, error) {
 			s.closeICE()
 			return nil, err
 		}
-	}
-	limiter := cfg.Limiter
-	if limiter == nil {
-		limiter = auth.NewLimiter()
 	}
 	checkOrigin := signaling.AllowOrigins(cfg.Origins)
 	sigOpts := cfg.Signaling

@@ -18,8 +18,8 @@ const (
 	CodeUnauthorized = "unauthorized"
 	// CodeForbidden: the token lacks the grant the message needs (the
 	// message names it). The connection is closed after it.
-	CodeForbidden = "forbidden"
-	CodeShuttingDown  = "shutting_down"  // the server drains before exit; join again to reach another node
+	CodeForbidden    = "forbidden"
+	CodeShuttingDown = "shutting_down" // the server drains before exit; join again to reach another node
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,

@@ -234,8 +234,8 @@ func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
 		return nil, nil
 	}
 	token := r.URL.Query().Get("access_token")
-	if h := r.Header.Get("Authorization"); token == "" && len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		token = h[7:]
+	if token == "" {
+		token = auth.BearerToken(r)
 	}
 	claims, err := s.opts.Keys.Verify(token)
 	if err != nil {

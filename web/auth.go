@@ -33,10 +33,8 @@ func (a *api) authenticate(query bool) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		token := ""
-		if h := c.GetHeader("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-			token = h[7:]
-		} else if query {
+		token := auth.BearerToken(c.Request)
+		if token == "" && query {
 			token = c.Query("access_token")
 		}
 		claims, err := a.keys.Verify(token)
@@ -44,13 +42,8 @@ func (a *api) authenticate(query bool) gin.HandlerFunc {
 			if a.limiter != nil {
 				a.limiter.Wait(c.Request.Context(), c.Request.RemoteAddr)
 			}
-			// RFC 6750: the scheme, and why a presented token failed.
-			challenge := `Bearer realm="mcu"`
-			if !errors.Is(err, auth.ErrMissingToken) {
-				challenge += fmt.Sprintf(`, error="invalid_token", error_description=%q`, auth.Reason(err))
-			}
-			c.Header("WWW-Authenticate", challenge)
-			apiError(c, http.StatusUnauthorized, auth.Reason(err))
+			auth.WriteError(c.Writer, err)
+			c.Abort()
 			return
 		}
 		c.Set(claimsKey, claims)
