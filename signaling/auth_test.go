@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -148,5 +149,43 @@ func TestTokenAdminAndHeader(t *testing.T) {
 	c.send(Message{Type: TypeSettings, Quality: "480p", FPS: 15})
 	if m := c.expect(TypeSettings); m.Quality != "480p" {
 		t.Fatalf("settings %+v", m)
+	}
+}
+
+func TestRecordingEventsCarryDownloadTokens(t *testing.T) {
+	e, keys, _ := authEnv(t)
+	recorder := e.dialToken(t, mint(t, keys, "host", "Host", auth.VideoGrant{Room: "r", RoomJoin: true, RoomRecord: true}, time.Hour), nil)
+	viewer := e.dialToken(t, mint(t, keys, "v", "V", auth.VideoGrant{Room: "r", RoomJoin: true}, time.Hour), nil)
+	var sessions []*fakeSession
+	for _, c := range []*client{recorder, viewer} {
+		c.send(Message{Type: TypeJoin, Room: "r"})
+		c.expect(TypeJoined)
+		sessions = append(sessions, e.backend.nextSession(t))
+	}
+	event := Message{Type: TypeRecording, Recording: json.RawMessage(`{"id":"0123456789abcdef","room":"r","state":"recording","download_url":"/api/recordings/0123456789abcdef/download"}`)}
+	for _, s := range sessions {
+		s.out.Send(event)
+	}
+	link := func(c *client) string {
+		m := c.expect(TypeRecording)
+		var rec struct {
+			DownloadURL string `json:"download_url"`
+			State       string `json:"state"`
+		}
+		if err := json.Unmarshal(m.Recording, &rec); err != nil || rec.State != "recording" {
+			t.Fatalf("recording event %s: %v", m.Recording, err)
+		}
+		return rec.DownloadURL
+	}
+	u, err := url.Parse(link(recorder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := keys.Verify(u.Query().Get("access_token"))
+	if err != nil || claims.Download("0123456789abcdef", "other") != nil {
+		t.Fatalf("the recorder's link carries no download token for the recording: %v %v", u, err)
+	}
+	if l := link(viewer); strings.Contains(l, "access_token") {
+		t.Fatalf("a participant without roomRecord got a download token: %s", l)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -157,6 +158,9 @@ func (c *conn) Send(m Message) {
 	if m.Type == TypeJoined && len(c.opts.ICEServers) > 0 && m.ICEServers == nil {
 		m.ICEServers = c.opts.ICEServers
 	}
+	if m.Type == TypeRecording && c.claims != nil {
+		m.Recording = c.withDownloadToken(m.Recording)
+	}
 	select {
 	case <-c.done:
 		return
@@ -247,6 +251,32 @@ func (c *conn) readLoop() {
 		}
 		c.handle(data)
 	}
+}
+
+// withDownloadToken gives a recording event's download_url a short-lived
+// token for that recording when this participant may manage the room's
+// recordings, so that the link works in a browser.
+func (c *conn) withDownloadToken(raw json.RawMessage) json.RawMessage {
+	var rec map[string]any
+	if json.Unmarshal(raw, &rec) != nil {
+		return raw
+	}
+	id, _ := rec["id"].(string)
+	room, _ := rec["room"].(string)
+	link, _ := rec["download_url"].(string)
+	if id == "" || link == "" || strings.Contains(link, "access_token=") || c.claims.Record(room) != nil {
+		return raw
+	}
+	tok, err := c.opts.Keys.MintDownload(id)
+	if err != nil {
+		return raw
+	}
+	rec["download_url"] = link + "?access_token=" + url.QueryEscape(tok)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // refuse reports an authentication or authorization failure and closes
