@@ -16,12 +16,17 @@ targets=(
 	"./mcu FuzzFramer"
 )
 failed=()
+logs=$(mktemp -d)
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	echo "== $name ($pkg) for ${secs}s"
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -fuzzminimizetime 3s -parallel 2 "$pkg" 2>&1 | tail -n 20; then
+	# The whole output (a worker's panic included) stays in $logs.
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" -fuzzminimizetime 3s -parallel 2 "$pkg" 2>&1 |
+		tee "$logs/$name.log" | grep -v '^fuzz: elapsed' | tail -n 20; then
 		failed+=("$name")
+		echo "   full output: $logs/$name.log"
 	fi
+	grep '^fuzz: elapsed' "$logs/$name.log" | tail -n 1
 	# A summary line of what the corpus holds now.
 	n=$(ls "$(go env GOCACHE)/fuzz/github.com/mcu-dev/mcu/${pkg#./}/$name" 2>/dev/null | wc -l)
 	echo "   corpus: $n generated inputs"
