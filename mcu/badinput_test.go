@@ -48,15 +48,7 @@ func TestRoomSurvivesBadInput(t *testing.T) {
 	}
 	defer good.Close()
 
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, s.ws, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	if err := ws.WriteJSON(signaling.Message{Type: signaling.TypeJoin, Room: "bad", Name: "garbage"}); err != nil {
-		t.Fatal(err)
-	}
-	readUntil(t, ws, signaling.TypeJoined)
+	ws := joinBare(t, s.ws, "bad", "garbage")
 	if err := ws.WriteJSON(signaling.Message{Type: signaling.TypeOffer, SDP: "v=0 this is not SDP"}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,19 +72,7 @@ func TestRoomSurvivesBadInput(t *testing.T) {
 	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
 		t.Fatal(err)
 	}
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := ws.WriteJSON(signaling.Message{Type: signaling.TypeOffer, SDP: pc.LocalDescription().SDP}); err != nil {
-		t.Fatal(err)
-	}
-	answer := readUntil(t, ws, signaling.TypeAnswer)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.SDP}); err != nil {
-		t.Fatal(err)
-	}
+	negotiate(t, ws, pc)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {

@@ -492,7 +492,6 @@ func (r *Room) checkEmpty(now time.Time) {
 type videoState struct {
 	members   uint64          // version of the membership last applied
 	sinks     uint64          // version of the sink list last applied
-	attached  map[Sink]bool   // sinks that have had their tiles
 	cameraOff map[string]bool // participants whose tile was ended by a mute
 	lastKey   time.Time
 }
@@ -513,7 +512,7 @@ func (r *Room) videoLoop() {
 	live.metrics = r.metrics
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
-	st := &videoState{attached: map[Sink]bool{}, cameraOff: map[string]bool{}}
+	st := &videoState{cameraOff: map[string]bool{}}
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -547,10 +546,6 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 	m, ss := r.members.Load(), r.sinks.Load()
 	if ss.version != st.sinks {
 		st.sinks = ss.version
-		clear(st.attached)
-		for _, s := range ss.sinks {
-			st.attached[s] = true
-		}
 		st.members = 0 // every sink gets the tiles again: cheap, and new ones need them
 	}
 	if m.version != st.members {

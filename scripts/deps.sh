@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing the MCU needs on Debian/Ubuntu, skipping
 # whatever is already present: the FFmpeg 5.1 development libraries, ffmpeg and
-# ffprobe (the judges of every file we write), pkg-config and Chromium for the
-# browser tests. Run as root or with sudo available.
+# ffprobe (the judges of every file we write), pkg-config, and Chromium and
+# Firefox ESR for the browser tests. Run as root or with sudo available.
 set -euo pipefail
 
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg)
 if [ "${1:-}" != "--no-browser" ]; then
-  pkgs+=(chromium)
+  # fonts-noto-cjk: the screenshots of the Chinese page show characters.
+  pkgs+=(chromium firefox-esr fonts-noto-cjk)
 fi
 
 missing=()

@@ -361,8 +361,10 @@ func (o *ops) loop() {
 		select {
 		case <-o.ctx.Done():
 			return
-		case now := <-t.C:
-			o.sample(now)
+		case <-t.C:
+			// The time the counters are read, not the tick's: on a busy
+			// machine this goroutine runs late, and the rate must not.
+			o.sample(time.Now())
 			o.checkDisk()
 		}
 	}

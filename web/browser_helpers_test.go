@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,34 +40,77 @@ func needChromium(t *testing.T) {
 	mediatest.Need(t, "ffmpeg", "ffprobe")
 }
 
-// startBrowserServer serves the whole MCU on 127.0.0.1 with the room output
-// at 360p15, to spare the CPU that three browsers also need, and rooms of at
-// most three.
-func startBrowserServer(t *testing.T) string {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+// testServer is a whole MCU serving HTTP on a listener, with the room
+// output at 360p15, to spare the CPU that the browsers also need, and rooms
+// of at most three.
+type testServer struct {
+	URL   string
+	close func()
+}
+
+func newTestServer(ln net.Listener, dir string, log *slog.Logger) (*testServer, error) {
 	srv, err := server.New(server.Config{
 		Rooms:         mcu.Config{Quality: output.Q360, FPS: 15, IncludeLoopback: true, MaxParticipants: 3},
-		RecordingsDir: t.TempDir(),
+		RecordingsDir: dir,
 		Log:           log,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if err := srv.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	srv.Serve(ln)
+	return &testServer{URL: srv.URL(), close: func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Close(ctx)
-	})
-	return srv.URL()
+	}}, nil
 }
 
+var shared struct {
+	once sync.Once
+	srv  *testServer
+	dir  string
+	err  error
+}
+
+// startBrowserServer returns the address of the server that the browser
+// tests share (each in rooms of its own), started on first use on
+// 127.0.0.1 and closed by TestMain.
+func startBrowserServer(t *testing.T) string {
+	t.Helper()
+	shared.once.Do(func() {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		if shared.dir, err = os.MkdirTemp("", "mcu-browser-"); err != nil {
+			shared.err = err
+			return
+		}
+		shared.srv, shared.err = newTestServer(ln, shared.dir, log)
+	})
+	if shared.err != nil {
+		t.Fatalf("starting the shared test server: %v", shared.err)
+	}
+	return shared.srv.URL
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.srv != nil {
+		shared.srv.close()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// logWriter sends a server's log lines to the test's log.
 type logWriter struct{ t *testing.T }
 
 func (w logWriter) Write(b []byte) (int, error) {
@@ -92,7 +137,12 @@ type page struct {
 // and returns its tab; it is closed when the test ends.
 func openBrowser(t *testing.T, name, camera string) *page {
 	t.Helper()
-	profile := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser is gone.
+	profile, err := os.MkdirTemp("", "mcu-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.UserDataDir(profile),
@@ -115,6 +165,12 @@ func openBrowser(t *testing.T, name, camera string) *page {
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 	p := &page{t: t, name: name, ctx: ctx}
 	chromedp.ListenTarget(ctx, func(ev any) {

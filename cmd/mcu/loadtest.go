@@ -46,6 +46,7 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	pubFPS := fs.Int("publish-fps", 30, "publishers' frame rate")
 	pubRate := fs.Int("publish-kbps", 500, "publishers' video bitrate in kb/s")
 	watchers := fs.Int("watch", 1, "receivers that decode the composite to time pictures end to end, one in each of the first rooms (0: none)")
+	record := fs.String("record", "", `start a recording with these JSON options in every room before the warm-up, e.g. '{"format":"webm"}' (empty: none)`)
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	tsvOut := fs.Bool("tsv", false, "print the report as a header line and one tab-separated line (for bench/live.sh)")
 	verbose := fs.Bool("v", false, "log progress to stderr")
@@ -73,7 +74,7 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	transcode.SetLogger(log)
 	cfg := load.Config{
 		URL: *wsURL, Rooms: *rooms, PerRoom: *perRoom, RoomPrefix: *prefix,
-		Warmup: *warmup, Duration: *duration, Quality: *quality, FPS: *fps, ServerPID: *pid, Watchers: *watchers,
+		Warmup: *warmup, Duration: *duration, Quality: *quality, FPS: *fps, ServerPID: *pid, Watchers: *watchers, Record: *record,
 		Publish: peer.ClipOptions{Width: w, Height: h, FPS: *pubFPS, Bitrate: *pubRate * 1000},
 		Log:     log,
 	}

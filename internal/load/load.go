@@ -57,6 +57,10 @@ type Config struct {
 	// Keys, when the server checks access tokens, sign each client's join
 	// token and the operator token of the API calls (MCU_KEYS).
 	Keys *auth.Keys
+	// Record, when set, starts a recording with these JSON options
+	// (e.g. `{"format":"webm"}`) in every room before the warm-up and
+	// stops it after measuring, so the figures include its cost.
+	Record string
 	// JoinTimeout bounds one client's join and negotiation (default 20 s).
 	JoinTimeout time.Duration
 	Log         *slog.Logger
@@ -160,6 +164,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err := putSettings(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Quality, cfg.FPS); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if cfg.Record != "" {
+		for _, r := range rooms {
+			id, err := startRecording(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Record)
+			if err != nil {
+				return nil, err
+			}
+			defer stopRecording(api, operatorToken(cfg.Keys, r), id)
 		}
 	}
 	if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -353,6 +366,41 @@ func getRoom(ctx context.Context, api, token, room string) (mcu.RoomInfo, error)
 		return info, fmt.Errorf("load: GET room %s: %w", room, err)
 	}
 	return info, nil
+}
+
+func startRecording(ctx context.Context, api, token, room, options string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/rooms/"+url.PathEscape(room)+"/recordings", strings.NewReader(options))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("load: starting a recording in %s: %w", room, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var rec struct{ ID string }
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &rec) != nil {
+		return "", fmt.Errorf("load: starting a recording in %s: %s: %s", room, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return rec.ID, nil
+}
+
+func stopRecording(api, token, id string) {
+	req, err := http.NewRequest(http.MethodPost, api+"/api/recordings/"+url.PathEscape(id)+"/stop", nil)
+	if err != nil {
+		return
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if resp, err := httpClient.Do(req); err == nil {
+		resp.Body.Close()
+	}
 }
 
 func putSettings(ctx context.Context, api, token, room, quality string, fps int) error {

@@ -12,6 +12,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -63,6 +64,13 @@ type Options struct {
 	// picture as soon as its last packet is in, and the time its first
 	// packet arrived. It runs on the receiving goroutine and must be quick.
 	Watch func(img *image.YCbCr, at time.Time)
+	// RestartICE, when set, makes the client notice a dead network path
+	// within about a second and restart ICE over the same websocket (an
+	// offer with new credentials and candidates), as a browser that moved
+	// from one network to another does.
+	RestartICE bool
+	// ICEAddresses, when set, limits the addresses ICE gathers on.
+	ICEAddresses func(net.IP) bool
 }
 
 // Client is one connected participant.
@@ -77,6 +85,7 @@ type Client struct {
 	wg     sync.WaitGroup
 
 	sendVideo    atomic.Bool
+	restarting   atomic.Bool
 	keyWanted    atomic.Bool // the server asked for a keyframe (Clip replay)
 	disconnected atomic.Bool // the signaling connection has ended
 
@@ -91,6 +100,8 @@ type Client struct {
 	lastFrame time.Time
 
 	FramesReceived atomic.Int64
+	// ICERestarts counts the ICE restarts the client started.
+	ICERestarts atomic.Int64
 	// BytesReceived counts RTP bytes (header and payload) of both tracks,
 	// VideoBytesReceived those of the video track.
 	BytesReceived      atomic.Int64
@@ -197,7 +208,7 @@ func (c *Client) SentAt(i int) time.Time {
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
-func newAPI(networks []webrtc.NetworkType) (*webrtc.API, error) {
+func newAPI(networks []webrtc.NetworkType, fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -212,6 +223,20 @@ func newAPI(networks []webrtc.NetworkType) (*webrtc.API, error) {
 		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	}
 	se.SetNetworkTypes(networks)
+	if addrs != nil {
+		se.SetIPFilter(addrs)
+	}
+	if fastICE {
+		// pion lists the interfaces once; a restart must see today's.
+		n, err := newFreshNet()
+		if err != nil {
+			return nil, err
+		}
+		se.SetNet(n)
+		// disconnected after 1 s without a reply, failed after 4 s more,
+		// a check every 200 ms.
+		se.SetICETimeouts(time.Second, 4*time.Second, 200*time.Millisecond)
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	se.LoggerFactory = lf
@@ -228,7 +253,7 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())
 	}
-	api, err := newAPI(c.opts.NetworkTypes)
+	api, err := newAPI(c.opts.NetworkTypes, c.opts.RestartICE, c.opts.ICEAddresses)
 	if err != nil {
 		return err
 	}
@@ -274,6 +299,13 @@ func (c *Client) negotiate(ctx context.Context) error {
 			}
 		}()
 	}
+	if c.opts.RestartICE {
+		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateDisconnected || s == webrtc.PeerConnectionStateFailed {
+				go c.restartICE() // ends with c.ctx at the latest
+			}
+		})
+	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		c.wg.Add(1)
 		go c.receive(t)
@@ -317,6 +349,58 @@ func (c *Client) negotiate(ctx context.Context) error {
 		go c.publishAudio(at)
 	}
 	return nil
+}
+
+// restartICE sends an offer with new ICE credentials and applies the
+// server's answer; the participant stays in the room.
+func (c *Client) restartICE() {
+	if !c.restarting.CompareAndSwap(false, true) {
+		return
+	}
+	defer c.restarting.Store(false)
+	ctx, cancel := context.WithTimeout(c.ctx, 5*time.Second)
+	defer cancel()
+	if err := c.RestartICENow(ctx); err != nil && c.ctx.Err() == nil {
+		c.mu.Lock()
+		c.events = append(c.events, signaling.Message{Type: "ice_restart_failed", Message: err.Error()})
+		c.mu.Unlock()
+	}
+}
+
+// RestartICENow restarts ICE at once and returns when the server's answer
+// is applied (the connection itself comes back afterwards).
+func (c *Client) RestartICENow(ctx context.Context) error {
+	c.ICERestarts.Add(1)
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return fmt.Errorf("peer: ICE restart offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("peer: ICE restart: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := c.send(signaling.Message{Type: signaling.TypeOffer, SDP: c.pc.LocalDescription().SDP}); err != nil {
+		return fmt.Errorf("peer: sending ICE restart offer: %w", err)
+	}
+	select {
+	case sdp := <-c.answerCh:
+		if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+			return fmt.Errorf("peer: ICE restart answer: %w", err)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("peer: no answer to the ICE restart: %w", ctx.Err())
+	}
+	return nil
+}
+
+// ConnectionState is the PeerConnection's state.
+func (c *Client) ConnectionState() webrtc.PeerConnectionState {
+	return c.pc.ConnectionState()
 }
 
 // StopVideo stops sending pictures (the track stays, as when a camera freezes).
