@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
@@ -41,7 +42,13 @@ type Config struct {
 	IncludeLoopback bool
 	// EncoderThreads per room video encoder (0 = 1).
 	EncoderThreads int
-	Log            *slog.Logger
+	// ICEUDPMux, when set, carries every participant's UDP media on one
+	// socket; the port range is then unused. Its owner closes it.
+	ICEUDPMux ice.UDPMux
+	// ICETCPMux, when set, adds passive ICE-TCP candidates for clients
+	// whose network blocks UDP. Its owner closes it.
+	ICETCPMux ice.TCPMux
+	Log       *slog.Logger
 	// Metrics receives the rooms' metrics; nil for none.
 	Metrics *metrics.Metrics
 	// Observer hears participants join and leave; nil for none.
@@ -129,6 +136,13 @@ func NewRooms(cfg Config) (*Rooms, error) {
 			}
 		}
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if cfg.ICEUDPMux != nil {
+		se.SetICEUDPMux(cfg.ICEUDPMux)
+	}
+	if cfg.ICETCPMux != nil {
+		se.SetICETCPMux(cfg.ICETCPMux)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
@@ -40,7 +41,7 @@ type Options struct {
 	// Backend admits WHIP publishers and WHEP viewers (default: Rooms).
 	Backend signaling.Backend
 	// Authorize checks WHIP and WHEP requests (their bearer token); nil
-	// lets everyone in.
+	// derives the check from Keys (nil Keys lets everyone in).
 	Authorize Authorize
 	// MediaSessionsPerMinute bounds the WHIP and WHEP sessions one address
 	// may open per minute (default 120; more get 429).
@@ -49,6 +50,11 @@ type Options struct {
 	// headers (RFC 9725 section 4.6).
 	ICEServers []webrtc.ICEServer
 	Log        *slog.Logger
+	// Keys verify the API's bearer tokens (see docs/security.md); nil
+	// turns every check off.
+	Keys *auth.Keys
+	// Limiter slows down addresses that keep failing authentication.
+	Limiter *auth.Limiter
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -67,10 +73,14 @@ func NewHandler(o Options) http.Handler {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 		c.Next()
 	})
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
-	g.GET("/api/rooms", a.listRooms)
-	g.GET("/api/rooms/:room", a.getRoom)
-	g.PUT("/api/rooms/:room", a.putRoom)
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter}
+	authed := a.authenticate(false)
+	g.GET("/api/rooms", authed, a.listRooms)
+	g.GET("/api/rooms/:room", authed, a.getRoom)
+	g.PUT("/api/rooms/:room", authed, a.putRoom)
 	if o.Recorder != nil {
 		a.recordingRoutes(g)
 	}
@@ -105,6 +115,8 @@ type api struct {
 	rooms    *mcu.Rooms
 	recorder *mcu.Recorder
 	log      *slog.Logger
+	keys     *auth.Keys
+	limiter  *auth.Limiter
 }
 
 func apiError(c *gin.Context, status int, msg string) {
@@ -112,6 +124,9 @@ func apiError(c *gin.Context, status int, msg string) {
 }
 
 func (a *api) listRooms(c *gin.Context) {
+	if !a.allowed(c, (*auth.Claims).List) {
+		return
+	}
 	rooms := a.rooms.List()
 	out := make([]mcu.RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
@@ -130,6 +145,9 @@ func (a *api) room(c *gin.Context) *mcu.Room {
 }
 
 func (a *api) getRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.ViewRoom(c.Param("room")) }) {
+		return
+	}
 	if r := a.room(c); r != nil {
 		c.JSON(http.StatusOK, r.Info())
 	}
@@ -142,6 +160,9 @@ type settingsRequest struct {
 }
 
 func (a *api) putRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Admin(c.Param("room")) }) {
+		return
+	}
 	r := a.room(c)
 	if r == nil {
 		return

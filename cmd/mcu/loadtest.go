@@ -79,6 +79,12 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 		Publish: peer.ClipOptions{Width: w, Height: h, FPS: *pubFPS, Bitrate: *pubRate * 1000},
 		Log:     log,
 	}
+	// Against a server that checks tokens, every client signs its own from
+	// MCU_KEYS (and -keys-file), like any backend would.
+	if cfg.Keys, err = loadKeys(os.Getenv("MCU_KEYS_FILE")); err != nil {
+		fmt.Fprintf(stderr, "mcu loadtest: %v\n", err)
+		return 2
+	}
 	if *spawn {
 		url, stop, err := spawnServer(*perRoom, log)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	// Viewers is how many WHEP viewers watch each room besides its
 	// participants: they only count what they receive.
 	Viewers int
+	// Keys, when the server checks access tokens, sign each client's join
+	// token and the operator token of the API calls (MCU_KEYS).
+	Keys *auth.Keys
 	// Record, when set, starts a recording with these JSON options
 	// (e.g. `{"format":"webm"}`) in every room before the warm-up and
 	// stops it after measuring, so the figures include its cost.
@@ -169,18 +173,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	if cfg.Quality != "" || cfg.FPS != 0 {
 		for _, r := range rooms {
-			if err := putSettings(ctx, api, r, cfg.Quality, cfg.FPS); err != nil {
+			if err := putSettings(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Quality, cfg.FPS); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if cfg.Record != "" {
 		for _, r := range rooms {
-			id, err := startRecording(ctx, api, r, cfg.Record)
+			id, err := startRecording(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Record)
 			if err != nil {
 				return nil, err
 			}
-			defer stopRecording(api, id)
+			defer stopRecording(api, operatorToken(cfg.Keys, r), id)
 		}
 	}
 	if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -190,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	log.Info("measuring", "duration", cfg.Duration)
 	before := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if before[r], err = getRoom(ctx, api, r); err != nil {
+		if before[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	after := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if after[r], err = getRoom(ctx, api, r); err != nil {
+		if after[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -280,7 +284,8 @@ func join(ctx context.Context, cfg Config, rooms []string, clips []*peer.Clip) (
 			wg.Add(1)
 			sem <- struct{}{}
 			var w *watcher
-			o := peer.Options{URL: cfg.URL, Room: room, Name: fmt.Sprintf("load %d", i+1), Clip: clips[i%len(clips)]}
+			name := fmt.Sprintf("load %d", i+1)
+			o := peer.Options{URL: cfg.URL, Room: room, Name: name, Clip: clips[i%len(clips)], Token: joinToken(cfg.Keys, room, fmt.Sprintf("%s-%d", room, i+1), name)}
 			if i == 0 && ri < cfg.Watchers {
 				w = newWatcher(pubs)
 				o.Watch = w.see
@@ -342,7 +347,7 @@ func joinViewers(ctx context.Context, cfg Config, api string, rooms []string) ([
 				defer func() { <-sem }()
 				dctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
 				defer cancel()
-				c, err := peer.DialWHEP(dctx, peer.Options{URL: api + "/whep/" + url.PathEscape(room)})
+				c, err := peer.DialWHEP(dctx, peer.Options{URL: api + "/whep/" + url.PathEscape(room), Token: joinToken(cfg.Keys, room, fmt.Sprintf("%s-viewer-%d", room, i+1), "viewer")})
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -373,11 +378,32 @@ func leave(clients []*client) {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
-func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
+// operatorToken is a token with roomAdmin for room, or "" without keys.
+func operatorToken(keys *auth.Keys, room string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims("loadtest", "loadtest", auth.VideoGrant{Room: room, RoomAdmin: true}, time.Hour))
+	return tok
+}
+
+// joinToken is a participant's token for room, or "" without keys.
+func joinToken(keys *auth.Keys, room, identity, name string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims(identity, name, auth.VideoGrant{Room: room, RoomJoin: true}, 6*time.Hour))
+	return tok
+}
+
+func getRoom(ctx context.Context, api, token, room string) (mcu.RoomInfo, error) {
 	var info mcu.RoomInfo
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/rooms/"+url.PathEscape(room), nil)
 	if err != nil {
 		return info, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -394,12 +420,15 @@ func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
 	return info, nil
 }
 
-func startRecording(ctx context.Context, api, room, options string) (string, error) {
+func startRecording(ctx context.Context, api, token, room, options string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/rooms/"+url.PathEscape(room)+"/recordings", strings.NewReader(options))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("load: starting a recording in %s: %w", room, err)
@@ -413,20 +442,29 @@ func startRecording(ctx context.Context, api, room, options string) (string, err
 	return rec.ID, nil
 }
 
-func stopRecording(api, id string) {
-	resp, err := httpClient.Post(api+"/api/recordings/"+url.PathEscape(id)+"/stop", "", nil)
-	if err == nil {
+func stopRecording(api, token, id string) {
+	req, err := http.NewRequest(http.MethodPost, api+"/api/recordings/"+url.PathEscape(id)+"/stop", nil)
+	if err != nil {
+		return
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if resp, err := httpClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
 }
 
-func putSettings(ctx context.Context, api, room, quality string, fps int) error {
+func putSettings(ctx context.Context, api, token, room, quality string, fps int) error {
 	body, _ := json.Marshal(map[string]any{"quality": quality, "fps": fps})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, api+"/api/rooms/"+url.PathEscape(room), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("load: PUT room %s: %w", room, err)

@@ -45,7 +45,7 @@ func dialHTTP(ctx context.Context, o Options, publish bool) (*Client, error) {
 }
 
 func (c *Client) negotiateHTTP(ctx context.Context, publish bool) error {
-	api, err := newAPI(c.opts.RestartICE, c.opts.ICEAddresses)
+	api, err := newAPI(c.opts.NetworkTypes, c.opts.RestartICE, c.opts.ICEAddresses)
 	if err != nil {
 		return err
 	}
