@@ -31,6 +31,10 @@ if [ -z "${NOBUILD:-}" ]; then
 fi
 work=${KEEP:-$(mktemp -d)}
 mkdir -p "$work"
+# The server checks access tokens; the load generator signs its clients'
+# with the same key (a throw-away one unless MCU_KEYS is set).
+MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
+export MCU_KEYS
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

@@ -28,6 +28,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The server checks access tokens; the load generator signs its clients'
+# with the same key (an older server binary ignores it).
+MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
+export MCU_KEYS
 
 # run SERVER_BINARY RECORD_OPTIONS: one fresh server, one measured window;
 # prints the server's cores.

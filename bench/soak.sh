@@ -28,6 +28,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# The server checks access tokens: the load generator signs its clients'
+# with this key, and curl carries an operator token for every room.
+MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
+export MCU_KEYS
+ops_token=$("$MCU" token -identity soak -list -record -no-join -valid-for 24h)
+auth=(-H "Authorization: Bearer $ops_token")
 
 "$MCU" serve -http 127.0.0.1:0 -quality "$QUALITY" -fps "$FPS" -recordings "$work/rec" -metrics 2>"$work/server.log" &
 server=$!
@@ -42,7 +48,7 @@ done
 
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 fds() { ls "/proc/$server/fd" | wc -l; }
-goroutines() { curl -fsS "http://$url/metrics" | awk '/^go_goroutines / {print $2}'; }
+goroutines() { curl -fsS "${auth[@]}" "http://$url/metrics" | awk '/^go_goroutines / {print $2}'; }
 sample() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$(rss_mib)" "$(goroutines)" "$(fds)"; }
 
 out=${OUT:-/dev/stdout}
@@ -56,7 +62,7 @@ total=$((MINUTES * 60))
 pids+=("$!")
 sleep 5
 for r in 1 2 3; do
-  curl -fsS -X POST -H 'Content-Type: application/json' -d '{"name":"soak"}' "http://$url/api/rooms/soak-$r/recordings" >>"$work/recordings.json"
+  curl -fsS "${auth[@]}" -X POST -H 'Content-Type: application/json' -d '{"name":"soak"}' "http://$url/api/rooms/soak-$r/recordings" >>"$work/recordings.json"
   echo >>"$work/recordings.json"
 done
 
@@ -77,11 +83,11 @@ done
 kill "$churner" 2>/dev/null || true
 pkill -P "$churner" 2>/dev/null || true
 for id in $(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' "$work/recordings.json"); do
-  curl -fsS -X POST "http://$url/api/recordings/$id/stop" >/dev/null || true
+  curl -fsS "${auth[@]}" -X POST "http://$url/api/recordings/$id/stop" >/dev/null || true
 done
 kill "${pids[1]}" 2>/dev/null || true # anchors
 for i in 1 2 3 4 5 6; do
   sleep 10
   sample $(($(date +%s) - start)) idle >>"$out"
 done
-echo "soak.sh: rooms left: $(curl -fsS "http://$url/api/rooms" | grep -o '"name"' | wc -l); recordings: $(curl -fsS "http://$url/api/recordings" | grep -o '"state":"[a-z]*"' | sort | uniq -c | tr '\n' ' ')" >&2
+echo "soak.sh: rooms left: $(curl -fsS "${auth[@]}" "http://$url/api/rooms" | grep -o '"name"' | wc -l); recordings: $(curl -fsS "${auth[@]}" "http://$url/api/recordings" | grep -o '"state":"[a-z]*"' | sort | uniq -c | tr '\n' ' ')" >&2

@@ -66,6 +66,7 @@ type ICEServer struct {
 type Limits struct {
 	MaxRooms          int `yaml:"max_rooms" env:"MCU_MAX_ROOMS" flag:"max-rooms" usage:"Rooms open at once; 0: the default, 100."`
 	MaxParticipants   int `yaml:"max_participants" env:"MCU_MAX_PARTICIPANTS" flag:"max-participants" usage:"Participants per room."`
+	MaxViewers        int `yaml:"max_viewers" env:"MCU_MAX_VIEWERS" flag:"max-viewers" usage:"Receive-only participants (WHEP viewers, watch pages) per room besides max_participants; 0: the default, 500."`
 	MaxRecordings     int `yaml:"max_recordings" env:"MCU_MAX_RECORDINGS" flag:"max-recordings" usage:"Recordings running at once on this server; 0: no limit."`
 	MessagesPerSecond int `yaml:"messages_per_second" env:"MCU_MESSAGES_PER_SECOND" flag:"messages-per-second" usage:"Websocket messages one client may send per second on average (bursts of 50) before it gets an error and is closed."`
 }

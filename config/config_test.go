@@ -134,7 +134,7 @@ func TestErrors(t *testing.T) {
 		{name: "file malformed duration", file: "drain_grace: 30\n", kind: ErrBadValue,
 			want: []string{`mcu.yaml:1: drain_grace: "30": want a duration such as 30s or 2m`}},
 		{name: "file group not a mapping", file: "limits: 3\n", kind: ErrBadValue,
-			want: []string{`mcu.yaml:1: limits: want a mapping of max_rooms, max_participants, max_recordings, messages_per_second`}},
+			want: []string{`mcu.yaml:1: limits: want a mapping of max_rooms, max_participants, max_viewers, max_recordings, messages_per_second`}},
 		{name: "file not yaml", file: "fps: [\n", want: []string{"mcu.yaml: yaml:"}},
 		{name: "env bad quality", env: []string{"MCU_QUALITY=1080p"}, kind: ErrBadValue,
 			want: []string{`quality (from env MCU_QUALITY): unknown quality "1080p" (allowed: 360p, 480p, 720p)`}},

@@ -102,6 +102,9 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxParticipants < 1 {
 		bad("limits.max_participants", c.Limits.MaxParticipants, "want 1 or more")
 	}
+	if c.Limits.MaxViewers < 0 {
+		bad("limits.max_viewers", c.Limits.MaxViewers, "want 0 (the default, 500) or more")
+	}
 	if c.Limits.MaxRecordings < 0 {
 		bad("limits.max_recordings", c.Limits.MaxRecordings, "want 0 (the default, 100) or more")
 	}

@@ -50,6 +50,7 @@ type Participant struct {
 	tracksAdded bool // owned by the signaling goroutine
 	gone        atomic.Bool
 	leaveOnce   sync.Once
+	left        chan struct{} // closed once the participant has left
 	wg          sync.WaitGroup
 	spawnMu     sync.Mutex
 	closing     bool
@@ -88,14 +89,19 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 	if err != nil {
 		return nil, fmt.Errorf("mcu: peer connection: %w", err)
 	}
-	audioOut, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
-	if err != nil {
-		_ = pc.Close()
-		return nil, fmt.Errorf("mcu: audio track: %w", err)
+	// Receive-only participants all hear the full mix: they share the
+	// room's one track, encoded once however many they are.
+	audioOut := r.mixTrack
+	if !opts.ReceiveOnly {
+		audioOut, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+r.name+"-"+id)
+		if err != nil {
+			_ = pc.Close()
+			return nil, fmt.Errorf("mcu: audio track: %w", err)
+		}
 	}
 	p := &Participant{
 		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly,
-		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(),
+		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
 	}
@@ -189,7 +195,8 @@ func (p *Participant) Offer(sdp string) (string, error) {
 // offerShape checks that an offer has the shape the protocol allows: at
 // most one audio and one video section, and nothing else. Each decoder
 // costs CPU, so an offer with eight video sections is refused rather than
-// decoded eight times into one tile.
+// decoded eight times into one tile. audio and video report the sections
+// that can receive: a sendonly section (a WHIP publisher) gets nothing.
 func offerShape(offer string) (audio, video bool, err error) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(offer); err != nil {
@@ -197,11 +204,16 @@ func offerShape(offer string) (audio, video bool, err error) {
 	}
 	var na, nv int
 	for _, m := range d.MediaDescriptions {
+		_, sendOnly := m.Attribute("sendonly")
+		_, inactive := m.Attribute("inactive")
+		receives := !sendOnly && !inactive
 		switch m.MediaName.Media {
 		case "audio":
 			na++
+			audio = receives
 		case "video":
 			nv++
+			video = receives
 		default:
 			return false, false, fmt.Errorf("media section %q is not supported (only audio and video)", m.MediaName.Media)
 		}
@@ -209,7 +221,7 @@ func offerShape(offer string) (audio, video bool, err error) {
 	if na > 1 || nv > 1 || na+nv == 0 {
 		return false, false, fmt.Errorf("want at most one audio and one video section, got %d audio and %d video", na, nv)
 	}
-	return na == 1, nv == 1, nil
+	return audio, video, nil
 }
 
 // Answer implements signaling.Session for server-initiated renegotiation.
@@ -270,9 +282,8 @@ func (p *Participant) SetScreen(on bool) error {
 	return nil
 }
 
-// SetView implements signaling.Session: it changes the room's layout. Like
-// the output settings, any participant may change it until join tokens
-// carry grants; then it needs roomAdmin.
+// SetView implements signaling.Session: it changes the room's layout. The
+// signaling layer has checked the roomAdmin grant when tokens are in use.
 func (p *Participant) SetView(layout string, pinned *string) error {
 	if _, err := p.room.SetView(layout, pinned); err != nil {
 		return &signaling.Error{Code: signaling.CodeBadRequest, Message: err.Error()}
@@ -287,8 +298,16 @@ func (p *Participant) Leave() {
 		p.gone.Store(true)
 		p.room.leave(p)
 		p.close()
+		close(p.left)
 	})
 }
+
+// Done is closed once the participant has left the room, on request or
+// because its connection failed.
+func (p *Participant) Done() <-chan struct{} { return p.left }
+
+// ReceiveOnly reports whether the participant only watches and listens.
+func (p *Participant) ReceiveOnly() bool { return p.receiveOnly }
 
 // spawn runs fn on a goroutine that close waits for, unless closing began.
 func (p *Participant) spawn(fn func()) {
@@ -602,6 +621,9 @@ func (p *Participant) Stats() ParticipantInfo {
 	now := time.Now()
 	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
 	out := p.bytesOut.Load() + p.room.bytesOut.Load()
+	if p.receiveOnly {
+		out += p.room.mixBytesOut.Load()
+	}
 	info := ParticipantInfo{
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,

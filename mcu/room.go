@@ -12,6 +12,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/mixer"
@@ -55,6 +56,9 @@ type Room struct {
 	done   chan struct{}
 
 	videoTrack *webrtc.TrackLocalStaticSample
+	// mixTrack carries the full mix, encoded once, to every receive-only
+	// participant.
+	mixTrack   *webrtc.TrackLocalStaticSample
 	settingsCh chan struct{}
 	keyWanted  atomic.Bool
 	keyNow     atomic.Bool  // a keyframe is wanted at once, throttle or not
@@ -86,6 +90,7 @@ type Room struct {
 	metrics      *metrics.Room
 	framesOut    atomic.Int64
 	bytesOut     atomic.Int64
+	mixBytesOut  atomic.Int64 // full-mix audio sent to receive-only participants
 	keyframes    atomic.Int64
 	audioMixed   atomic.Int64 // 20 ms blocks mixed
 	audioSkipped atomic.Int64 // blocks given up on: the loop fell too far behind
@@ -113,11 +118,15 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcu: room video track: %w", err)
 	}
+	mixTrack, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+name+"-mix")
+	if err != nil {
+		return nil, fmt.Errorf("mcu: room mix track: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Room{
 		rooms: s, name: name, log: s.log.With("room", name),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		videoTrack: track,
+		videoTrack: track, mixTrack: mixTrack,
 		settingsCh: make(chan struct{}, 1),
 		videoWake:  make(chan struct{}, 1), audioWake: make(chan struct{}, 1),
 		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
@@ -183,7 +192,15 @@ func (r *Room) join(name string, opts signaling.JoinOptions, out signaling.Sende
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if len(r.participants) >= r.rooms.cfg.MaxParticipants {
+	// Publishers and viewers have limits of their own: a room full of
+	// viewers still admits its speakers.
+	viewers := 0
+	for _, q := range r.participants {
+		if q.receiveOnly {
+			viewers++
+		}
+	}
+	if opts.ReceiveOnly && viewers >= r.rooms.cfg.MaxViewers || !opts.ReceiveOnly && len(r.participants)-viewers >= r.rooms.cfg.MaxParticipants {
 		r.mu.Unlock()
 		return nil, ErrRoomFull
 	}
@@ -733,6 +750,8 @@ type roomMixer struct {
 	lims    []*mixer.Limiter
 	active  []*Participant
 	version uint64
+	// fullOut encodes the full mix for the receive-only participants.
+	fullOut *mixOut
 }
 
 type mixOut struct {
@@ -753,9 +772,14 @@ func (m *roomMixer) mixBlock(at time.Time) {
 		}
 	}
 	m.ins, m.ids, m.minus, m.lims, m.active = m.ins[:0], m.ids[:0], m.minus[:0], m.lims[:0], m.active[:0]
+	listeners := false // receive-only participants to send the full mix to
 	for _, p := range snap.all {
 		if !p.connected.Load() {
 			continue // nobody to send to yet
+		}
+		if p.receiveOnly {
+			listeners = true
+			continue
 		}
 		o := m.outs[p]
 		if o == nil {
@@ -769,9 +793,7 @@ func (m *roomMixer) mixBlock(at time.Time) {
 		}
 		m.active = append(m.active, p)
 		b := p.audioBlock()
-		if !p.receiveOnly {
-			m.det.Observe(p.id, b)
-		}
+		m.det.Observe(p.id, b)
 		m.ins = append(m.ins, b)
 		m.ids = append(m.ids, p.id)
 		m.minus = append(m.minus, p.mixBuf())
@@ -801,6 +823,9 @@ func (m *roomMixer) mixBlock(at time.Time) {
 			r.log.Warn("encoding audio", "participant", p.id, "err", err)
 		}
 	}
+	if listeners {
+		m.sendFull()
+	}
 	for _, k := range r.sinks.Load().sinks {
 		if v, ok := k.(voiceSink); ok && v.wantsVoices() {
 			v.Voices(m.ids, m.ins, at)
@@ -811,7 +836,31 @@ func (m *roomMixer) mixBlock(at time.Time) {
 	r.audioMixed.Add(1)
 }
 
+// sendFull encodes the full mix once onto the track that every
+// receive-only participant shares.
+func (m *roomMixer) sendFull() {
+	r := m.room
+	if m.fullOut == nil {
+		enc, err := transcode.NewAudioEncoder(transcode.AudioConfig{Codec: "opus", Bitrate: output.LiveAudioBitrate})
+		if err != nil {
+			r.log.Error("opus encoder", "err", err)
+			return
+		}
+		m.fullOut = &mixOut{enc: enc}
+	}
+	if err := m.fullOut.enc.EncodeAudio(m.full, false, func(pkt *astiav.Packet) error {
+		r.mixBytesOut.Add(int64(len(pkt.Data())))
+		return r.mixTrack.WriteSample(media.Sample{Data: pkt.Data(), Duration: audioBlock})
+	}); err != nil {
+		r.log.Warn("encoding the full mix", "err", err)
+	}
+}
+
 func (m *roomMixer) close() {
+	if m.fullOut != nil {
+		m.fullOut.close()
+		m.fullOut = nil
+	}
 	for p, o := range m.outs {
 		o.close()
 		delete(m.outs, p)
@@ -829,7 +878,10 @@ type RoomInfo struct {
 	Name         string            `json:"name"`
 	Settings     Settings          `json:"settings"`
 	Participants []ParticipantInfo `json:"participants"`
-	Layout       []signaling.Tile  `json:"layout"`
+	// Viewers counts the receive-only participants (WHEP viewers, watch
+	// pages); they are not listed in Participants.
+	Viewers int              `json:"viewers"`
+	Layout  []signaling.Tile `json:"layout"`
 	// View is the layout mode and pinned participant.
 	View
 	// Speakers are the active speakers, loudest first.
@@ -852,6 +904,10 @@ func (r *Room) Info() RoomInfo {
 	ps := r.Participants()
 	info := RoomInfo{Name: r.name, Settings: r.Settings(), Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
 	for _, p := range ps {
+		if p.receiveOnly {
+			info.Viewers++
+			continue
+		}
 		info.Participants = append(info.Participants, p.Stats())
 	}
 	r.mu.Lock()

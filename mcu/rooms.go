@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
@@ -25,8 +26,12 @@ type Config struct {
 	// Quality and FPS are the output settings of new rooms.
 	Quality output.Quality
 	FPS     int
-	// MaxParticipants per room (0 = 16).
+	// MaxParticipants per room (0 = 16): publishers, each a tile and a
+	// decoder.
 	MaxParticipants int
+	// MaxViewers is the receive-only participants a room admits besides
+	// (0 = 500): they cost sending only.
+	MaxViewers int
 	// MaxRooms open at once (0 = 100); a join that would open one more
 	// gets server_full.
 	MaxRooms int
@@ -38,7 +43,13 @@ type Config struct {
 	IncludeLoopback bool
 	// EncoderThreads per room video encoder (0 = 1).
 	EncoderThreads int
-	Log            *slog.Logger
+	// ICEUDPMux, when set, carries every participant's UDP media on one
+	// socket; the port range is then unused. Its owner closes it.
+	ICEUDPMux ice.UDPMux
+	// ICETCPMux, when set, adds passive ICE-TCP candidates for clients
+	// whose network blocks UDP. Its owner closes it.
+	ICETCPMux ice.TCPMux
+	Log       *slog.Logger
 	// Metrics receives the rooms' metrics; nil for none.
 	Metrics *metrics.Metrics
 	// Observer hears participants join and leave; nil for none.
@@ -76,6 +87,9 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 16
+	}
+	if cfg.MaxViewers <= 0 {
+		cfg.MaxViewers = 500
 	}
 	if cfg.MaxRooms <= 0 {
 		cfg.MaxRooms = 100
@@ -130,6 +144,13 @@ func NewRooms(cfg Config) (*Rooms, error) {
 		}
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
+	if cfg.ICEUDPMux != nil {
+		se.SetICEUDPMux(cfg.ICEUDPMux)
+	}
+	if cfg.ICETCPMux != nil {
+		se.SetICETCPMux(cfg.ICETCPMux)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
+	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	se.LoggerFactory = lf
@@ -160,6 +181,9 @@ func (s *Rooms) Join(room, name string, opts signaling.JoinOptions, out signalin
 			continue // the room closed just now; make a new one
 		}
 		if err == ErrRoomFull {
+			if opts.ReceiveOnly {
+				return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q has its maximum of %d viewers", room, s.cfg.MaxViewers)}
+			}
 			return nil, &signaling.Error{Code: signaling.CodeRoomFull, Message: fmt.Sprintf("room %q is full (%d participants)", room, s.cfg.MaxParticipants)}
 		}
 		if err != nil {

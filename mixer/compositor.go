@@ -28,6 +28,10 @@ var (
 	labelLuma = transcode.RGB(240, 240, 240).Y
 )
 
+// WaitingText is written on a canvas without tiles: viewers of a room
+// nobody publishes in see that they are early, not a broken black picture.
+const WaitingText = "Waiting for participants"
+
 // DefaultStaleAfter is how long a tile keeps the last picture of an input
 // that stopped sending before it turns into a placeholder.
 const DefaultStaleAfter = 3 * time.Second
@@ -86,6 +90,7 @@ type Compositor struct {
 	placedVersion uint64
 	// drawnAt holds the push times of the pictures the last Render drew.
 	drawnAt []time.Time
+	waiting Label // WaitingText at the canvas's scale; reset on resize
 }
 
 // inbox is what producers posted since the last Render.
@@ -254,6 +259,7 @@ func (c *Compositor) take(now time.Time) error {
 		}
 		c.canvas.Close()
 		c.canvas = canvas
+		c.waiting = Label{}
 		c.in.resized = false
 		c.relayout()
 	}
@@ -379,6 +385,9 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 		for _, t := range c.tiles {
 			t.drawn, t.holder, t.fresh = image.Rectangle{}, false, t.frame != nil
 		}
+		if len(c.tiles) == 0 {
+			c.drawWaiting()
+		}
 		c.dirty = false
 	}
 	for _, t := range c.tiles {
@@ -421,6 +430,19 @@ func (c *Compositor) Render(now time.Time) (*astiav.Frame, error) {
 // Render, so that the owner can measure how long a picture took from
 // arrival to leaving in a composite. The slice is reused by the next Render.
 func (c *Compositor) DrawnPushTimes() []time.Time { return c.drawnAt }
+
+// drawWaiting draws the picture of a room without tiles: the placeholder
+// colour with WaitingText in the middle.
+func (c *Compositor) drawWaiting() {
+	w, h := c.canvas.Size()
+	c.canvas.Fill(image.Rect(0, 0, w, h), PlaceholderColour)
+	if c.waiting.Mask == nil {
+		c.waiting = RenderLabel(WaitingText, max(16, h/14), w-16)
+	}
+	if c.waiting.Mask != nil {
+		c.canvas.DrawMask((w-c.waiting.W)/2, (h-c.waiting.H)/2, c.waiting.Mask, c.waiting.W, c.waiting.H, labelLuma)
+	}
+}
 
 func (c *Compositor) drawPlaceholder(t *tileState) {
 	c.canvas.Fill(t.rect, PlaceholderColour)

@@ -73,3 +73,56 @@ func TestCompositorTileEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestCompositorWaiting checks the picture of a canvas without tiles: the
+// placeholder colour with WaitingText across the middle, replaced by the
+// tiles once there are some, and back when they are gone.
+func TestCompositorWaiting(t *testing.T) {
+	c, err := NewCompositor(640, 360)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// brightMiddle counts near-white pixels on the middle rows: the text.
+	look := func(what string) (corner [3]uint32, bright int) {
+		t.Helper()
+		pic, err := c.Render(time.Now())
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		img, err := transcode.Snapshot(pic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, g, b, _ := img.At(5, 5).RGBA()
+		corner = [3]uint32{r >> 8, g >> 8, b >> 8}
+		for y := 160; y < 200; y++ {
+			for x := 0; x < 640; x++ {
+				if r, g, b, _ := img.At(x, y).RGBA(); r>>8 > 180 && g>>8 > 180 && b>>8 > 180 {
+					bright++
+				}
+			}
+		}
+		return corner, bright
+	}
+	isPlaceholder := func(c [3]uint32) bool {
+		return c[0] > 30 && c[0] < 60 && c[2] > 45 && c[2] < 75
+	}
+	corner, bright := look("empty")
+	if !isPlaceholder(corner) || bright < 200 {
+		t.Fatalf("empty canvas: corner %v (want the placeholder colour 44,48,58), %d text pixels in the middle (want the waiting text)", corner, bright)
+	}
+	red := solid(t, 640, 360, transcode.RGB(255, 0, 0))
+	defer red.Close()
+	c.SetTiles([]Tile{{ID: "a"}})
+	if err := c.Push("a", red.Frame(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if corner, bright = look("one tile"); corner[0] < 200 || bright != 0 {
+		t.Fatalf("with a red tile: corner %v, %d text pixels; want red and no text", corner, bright)
+	}
+	c.SetTiles(nil)
+	if corner, bright = look("tiles gone"); !isPlaceholder(corner) || bright < 200 {
+		t.Fatalf("after the last tile went: corner %v, %d text pixels; want the waiting picture", corner, bright)
+	}
+}

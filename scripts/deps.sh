@@ -3,16 +3,25 @@
 # whatever is already present: the FFmpeg 5.1 development libraries, ffmpeg and
 # ffprobe (the judges of every file we write), pkg-config, the fonts names on
 # tiles are drawn with (Noto CJK covers Chinese, Japanese, Korean, Cyrillic and
-# Latin; DejaVu is the fallback) with fontconfig to find them, and Chromium and
-# Firefox ESR for the browser tests. Run as root or with sudo available.
+# Latin; DejaVu is the fallback) with fontconfig to find them, Chromium and
+# Firefox ESR for the browser tests, and the reference WHIP/WHEP JavaScript
+# clients (npm package whip-whep) that the browser tests run, fetched with npm
+# into the ignored folder third_party_npm/. Run as root or with sudo available.
 set -euo pipefail
 
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg
       fontconfig fonts-noto-cjk fonts-dejavu-core)
-if [ "${1:-}" != "--no-browser" ]; then
+browser=1
+if [ "${1:-}" = "--no-browser" ]; then
+  browser=0
+fi
+if [ $browser = 1 ]; then
   # fonts-noto-cjk: the screenshots of the Chinese page show characters.
   pkgs+=(chromium firefox-esr fonts-noto-cjk)
+  if ! command -v npm >/dev/null; then
+    pkgs+=(npm)
+  fi
 fi
 
 missing=()
@@ -21,15 +30,20 @@ for p in "${pkgs[@]}"; do
     missing+=("$p")
   fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
+npm_dir="$(cd "$(dirname "$0")/.." && pwd)/third_party_npm"
+if [ $browser = 1 ] && [ ! -f "$npm_dir/node_modules/whip-whep/whip.js" ]; then
+  echo "deps: installing the npm package whip-whep@1.2.0 into $npm_dir" >&2
+  mkdir -p "$npm_dir"
+  (cd "$npm_dir" && npm install --no-audit --no-fund --no-save --silent whip-whep@1.2.0 >&2)
 fi
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -18,7 +18,7 @@ func FromConfig(c *config.Config, log *slog.Logger) Config {
 	lo, hi, _ := c.PortRange() // validated
 	cfg := Config{
 		Rooms: mcu.Config{
-			Quality: output.Quality(c.Quality), FPS: c.FPS, MaxParticipants: c.Limits.MaxParticipants,
+			Quality: output.Quality(c.Quality), FPS: c.FPS, MaxParticipants: c.Limits.MaxParticipants, MaxViewers: c.Limits.MaxViewers,
 			UDPPortMin: lo, UDPPortMax: hi, PublicIPs: c.PublicIP, IncludeLoopback: c.Loopback,
 			EncoderThreads: c.EncoderThreads,
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/output"
 )
 
@@ -46,8 +48,12 @@ type conn struct {
 	closeText string // set before done is closed
 	flush     bool   // write queued messages before the close frame
 
+	// claims are the connection's verified token; nil when auth is off.
+	claims *auth.Claims
+
 	// Owned by the reader goroutine.
 	session   Session
+	room      string // the joined room
 	leaveOnce sync.Once
 	budget    float64   // messages the client may still send now
 	budgetAt  time.Time // when budget was last topped up
@@ -149,6 +155,12 @@ func (c *conn) logger() *slog.Logger { return c.log.Load() }
 
 // Send queues m for the client; see Sender.
 func (c *conn) Send(m Message) {
+	if m.Type == TypeJoined && len(c.opts.ICEServers) > 0 && m.ICEServers == nil {
+		m.ICEServers = c.opts.ICEServers
+	}
+	if m.Type == TypeRecording && c.claims != nil {
+		m.Recording = c.withDownloadToken(m.Recording)
+	}
 	select {
 	case <-c.done:
 		return
@@ -239,6 +251,43 @@ func (c *conn) readLoop() {
 		}
 		c.handle(data)
 	}
+}
+
+// withDownloadToken gives a recording event's download_url a short-lived
+// token for that recording when this participant may manage the room's
+// recordings, so that the link works in a browser.
+func (c *conn) withDownloadToken(raw json.RawMessage) json.RawMessage {
+	var rec map[string]any
+	if json.Unmarshal(raw, &rec) != nil {
+		return raw
+	}
+	id, _ := rec["id"].(string)
+	room, _ := rec["room"].(string)
+	link, _ := rec["download_url"].(string)
+	if id == "" || link == "" || strings.Contains(link, "access_token=") || c.claims.Record(room) != nil {
+		return raw
+	}
+	tok, err := c.opts.Keys.MintDownload(id)
+	if err != nil {
+		return raw
+	}
+	rec["download_url"] = link + "?access_token=" + url.QueryEscape(tok)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+// refuse reports an authentication or authorization failure and closes
+// the connection (policy violation).
+func (c *conn) refuse(err error) {
+	code := CodeUnauthorized
+	if errors.Is(err, auth.ErrForbidden) {
+		code = CodeForbidden
+	}
+	c.sendError(code, auth.Reason(err))
+	c.stop(websocket.ClosePolicyViolation, code, true)
 }
 
 // allow spends one message of the client's budget: MaxMessagesPerSecond,
@@ -427,6 +476,14 @@ func (c *conn) handle(data []byte) {
 			c.replyError("share", err)
 		}
 	case TypeView:
+		// Like the output settings, the layout is the operator's: with
+		// access tokens it needs roomAdmin.
+		if c.claims != nil {
+			if err := c.claims.Admin(c.room); err != nil {
+				c.refuse(err)
+				return
+			}
+		}
 		if m.LayoutMode == "" && m.Pinned == nil {
 			c.sendError(CodeBadMessage, "layout_mode or pinned: required")
 			return
@@ -444,6 +501,21 @@ func (c *conn) join(m Message) {
 	if c.session != nil {
 		c.sendError(CodeAlreadyJoined, "this connection has already joined a room")
 		return
+	}
+	if c.claims != nil {
+		// The token decides the room when the message names none, and the
+		// display name always: a participant cannot pose as someone else.
+		if m.Room == "" && c.claims.Video != nil {
+			m.Room = c.claims.Video.Room
+		}
+		if err := c.claims.Join(m.Room); err != nil {
+			c.refuse(err)
+			return
+		}
+		m.Name = c.claims.Name
+		if strings.TrimSpace(m.Name) == "" {
+			m.Name = c.claims.Identity()
+		}
 	}
 	name := strings.TrimSpace(m.Name)
 	switch {
@@ -467,7 +539,14 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeRateLimited, fmt.Sprintf("more than %d joins per minute from this address", c.opts.JoinsPerMinute))
 		return
 	}
-	s, err := c.srv.backend.Join(m.Room, name, JoinOptions{ReceiveOnly: m.ReceiveOnly}, c)
+	opts := JoinOptions{ReceiveOnly: m.ReceiveOnly}
+	if c.claims != nil {
+		// canPublish=false in the token makes a receive-only join whatever
+		// the message asks.
+		opts.ReceiveOnly = opts.ReceiveOnly || !c.claims.CanPublish()
+		opts.Identity = c.claims.Identity()
+	}
+	s, err := c.srv.backend.Join(m.Room, name, opts, c)
 	if err != nil {
 		c.replyError("join", err)
 		return
@@ -476,7 +555,7 @@ func (c *conn) join(m Message) {
 		c.replyError("join", errors.New("backend returned no session"))
 		return
 	}
-	c.session = s
+	c.session, c.room = s, m.Room
 	c.offerTimer = time.AfterFunc(c.opts.OfferTimeout, func() {
 		c.sendError(CodeTimeout, fmt.Sprintf("no offer within %v of joining", c.opts.OfferTimeout))
 		c.stop(websocket.ClosePolicyViolation, "no offer", true)
@@ -486,6 +565,12 @@ func (c *conn) join(m Message) {
 }
 
 func (c *conn) settings(m Message) {
+	if c.claims != nil {
+		if err := c.claims.Admin(c.room); err != nil {
+			c.refuse(err)
+			return
+		}
+	}
 	switch {
 	case m.Quality == "" && m.FPS == 0:
 		c.sendError(CodeBadMessage, "quality or fps: required")

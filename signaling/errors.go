@@ -13,7 +13,13 @@ const (
 	CodeTooLarge      = "too_large"      // the message exceeds Options.MaxMessageBytes
 	CodeRateLimited   = "rate_limited"   // more messages than Options.MaxMessagesPerSecond
 	CodeInternal      = "internal"       // any other failure
-	CodeShuttingDown  = "shutting_down"  // the server drains before exit; join again to reach another node
+	// CodeUnauthorized: the access token is missing, malformed, expired or
+	// not signed with a known key. The connection is closed after it.
+	CodeUnauthorized = "unauthorized"
+	// CodeForbidden: the token lacks the grant the message needs (the
+	// message names it). The connection is closed after it.
+	CodeForbidden    = "forbidden"
+	CodeShuttingDown = "shutting_down" // the server drains before exit; join again to reach another node
 )
 
 // Error is an error with a protocol code. A Backend or Session returns it,

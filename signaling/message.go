@@ -72,11 +72,13 @@ type Message struct {
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 	// server events; the payloads are built by the room layer
-	ParticipantID string          `json:"participant_id,omitempty"`
-	Participant   *Participant    `json:"participant,omitempty"`
-	Participants  []Participant   `json:"participants,omitempty"`
-	Layout        []Tile          `json:"layout,omitempty"`
-	Recording     json.RawMessage `json:"recording,omitempty"`
+	ParticipantID string        `json:"participant_id,omitempty"`
+	Participant   *Participant  `json:"participant,omitempty"`
+	Participants  []Participant `json:"participants,omitempty"`
+	Layout        []Tile        `json:"layout,omitempty"`
+	// joined: STUN/TURN servers the client should use (Options.ICEServers)
+	ICEServers []webrtc.ICEServer `json:"ice_servers,omitempty"`
+	Recording  json.RawMessage    `json:"recording,omitempty"`
 	// Speakers are the active speakers (speakers event); never omitted
 	// from that event, where an empty list means nobody speaks.
 	Speakers *[]Speaker `json:"speakers,omitempty"`

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/mcu-dev/mcu/auth"
 )
 
 // Sender delivers server→client messages to one connection. Send never
@@ -36,6 +38,8 @@ type JoinOptions struct {
 	// ReceiveOnly participants publish nothing: they have no tile and no
 	// voice in the mix, and only receive the composite and the mix.
 	ReceiveOnly bool
+	// Identity is the access token's subject; empty when auth is off.
+	Identity string
 }
 
 // Session is one joined participant as seen by its connection. The server
@@ -104,6 +108,16 @@ type Options struct {
 	// CheckOrigin approves the upgrade request's Origin (default:
 	// AllowOrigins(nil), no Origin or the server's own origin).
 	CheckOrigin func(*http.Request) bool
+	// Keys verifies each connection's access token (the access_token query
+	// parameter, or an Authorization: Bearer header); nil admits everyone
+	// with every right (development, -insecure-no-auth).
+	Keys *auth.Keys
+	// Limiter slows down addresses that keep presenting bad tokens; nil
+	// answers at once.
+	Limiter *auth.Limiter
+	// ICEServers (STUN/TURN, with credentials) are handed to each client in
+	// its joined message, so that clients behind strict NATs can relay.
+	ICEServers []webrtc.ICEServer
 }
 
 func (o Options) withDefaults() Options {
@@ -188,12 +202,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
+	// The token is checked before the upgrade, so that nothing is kept for
+	// a refused client, but refused after it: a browser sees only that a
+	// websocket failed, never the HTTP status.
+	claims, authErr := s.authenticate(r)
 	ws, err := s.upgrader.Upgrade(w, r, nil) // writes the HTTP error itself
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	c := newConn(s, ws, s.log.With("remote", r.RemoteAddr))
+	c.claims = claims
+	if authErr != nil {
+		c.logger().Info("websocket refused", "err", authErr)
+		c.refuse(authErr)
+	}
 	c.remote = r.RemoteAddr
 
 	s.mu.Lock()
@@ -209,6 +232,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// authenticate verifies the request's token when Keys are set. A failure
+// is answered only after the Limiter's delay for the address.
+func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
+	if s.opts.Keys == nil {
+		return nil, nil
+	}
+	token := r.URL.Query().Get("access_token")
+	if token == "" {
+		token = auth.BearerToken(r)
+	}
+	claims, err := s.opts.Keys.Verify(token)
+	if err != nil {
+		if s.opts.Limiter != nil {
+			s.opts.Limiter.Wait(r.Context(), r.RemoteAddr)
+		}
+		return nil, err
+	}
+	return claims, nil
 }
 
 // allowJoin counts a join from the request's address and reports whether it

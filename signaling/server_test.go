@@ -28,7 +28,7 @@ func newFakeBackend() *fakeBackend {
 	return &fakeBackend{sessions: make(chan *fakeSession, 16)}
 }
 
-func (b *fakeBackend) Join(room, name string, _ JoinOptions, out Sender) (Session, error) {
+func (b *fakeBackend) Join(room, name string, opts JoinOptions, out Sender) (Session, error) {
 	if room == "full" {
 		return nil, fmt.Errorf("fake: joining %s: %w", room, &Error{Code: CodeRoomFull, Message: "room is full"})
 	}
@@ -36,7 +36,7 @@ func (b *fakeBackend) Join(room, name string, _ JoinOptions, out Sender) (Sessio
 	b.n++
 	id := fmt.Sprintf("p%d", b.n)
 	b.mu.Unlock()
-	s := &fakeSession{id: id, room: room, name: name, out: out, left: make(chan struct{})}
+	s := &fakeSession{id: id, room: room, name: name, opts: opts, out: out, left: make(chan struct{})}
 	out.Send(Message{
 		Type: TypeJoined, ParticipantID: id, Room: room,
 		Participants: []Participant{{ID: id, Name: name}},
@@ -60,6 +60,7 @@ func (b *fakeBackend) nextSession(t *testing.T) *fakeSession {
 
 type fakeSession struct {
 	id, room, name string
+	opts           JoinOptions
 	out            Sender
 
 	mu         sync.Mutex

@@ -7,9 +7,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/pion/webrtc/v4"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
@@ -35,7 +38,23 @@ type Options struct {
 	// CheckOrigin approves the Origin of state-changing API requests
 	// (default: signaling.AllowOrigins(nil), same origin only).
 	CheckOrigin func(*http.Request) bool
-	Log         *slog.Logger
+	// Backend admits WHIP publishers and WHEP viewers (default: Rooms).
+	Backend signaling.Backend
+	// Authorize checks WHIP and WHEP requests (their bearer token); nil
+	// derives the check from Keys (nil Keys lets everyone in).
+	Authorize Authorize
+	// MediaSessionsPerMinute bounds the WHIP and WHEP sessions one address
+	// may open per minute (default 120; more get 429).
+	MediaSessionsPerMinute int
+	// ICEServers (STUN/TURN) are offered to WHIP and WHEP clients in Link
+	// headers (RFC 9725 section 4.6).
+	ICEServers []webrtc.ICEServer
+	Log        *slog.Logger
+	// Keys verify the API's bearer tokens (see docs/security.md); nil
+	// turns every check off.
+	Keys *auth.Keys
+	// Limiter slows down addresses that keep failing authentication.
+	Limiter *auth.Limiter
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -46,6 +65,9 @@ func NewHandler(o Options) http.Handler {
 	if o.CheckOrigin == nil {
 		o.CheckOrigin = signaling.AllowOrigins(nil)
 	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
 	g.Use(newRequestGuard(o.Hosts, o.CheckOrigin).handle)
 	g.Use(func(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
@@ -54,18 +76,31 @@ func NewHandler(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log}
-	g.GET("/api/rooms", a.listRooms)
-	g.GET("/api/rooms/:room", a.getRoom)
-	g.PUT("/api/rooms/:room", a.putRoom)
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter}
+	authed := a.authenticate(false)
+	g.GET("/api/rooms", authed, a.listRooms)
+	g.GET("/api/rooms/:room", authed, a.getRoom)
+	g.PUT("/api/rooms/:room", authed, a.putRoom)
 	if o.Recorder != nil {
 		a.recordingRoutes(g)
 	}
 	if o.Signaling != nil {
 		g.GET("/ws", gin.WrapH(o.Signaling))
 	}
+	if o.Backend == nil && o.Rooms != nil {
+		o.Backend = o.Rooms
+	}
+	if o.Backend != nil {
+		if o.MediaSessionsPerMinute <= 0 {
+			o.MediaSessionsPerMinute = 120
+		}
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute, links: iceLinks(o.ICEServers),
+			sessions: map[string]*mediaSession{}, recent: map[string][]time.Time{}}
+		media.routes(g)
+	}
 	sub, _ := fs.Sub(static, "static")
 	files := http.FileServer(http.FS(sub))
+	g.GET("/watch", func(c *gin.Context) { c.FileFromFS("watch.html", http.FS(sub)) })
 	g.NoRoute(func(c *gin.Context) {
 		if len(c.Request.URL.Path) >= 5 && c.Request.URL.Path[:5] == "/api/" {
 			apiError(c, http.StatusNotFound, "no such API endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
@@ -80,6 +115,8 @@ type api struct {
 	rooms    *mcu.Rooms
 	recorder *mcu.Recorder
 	log      *slog.Logger
+	keys     *auth.Keys
+	limiter  *auth.Limiter
 }
 
 func apiError(c *gin.Context, status int, msg string) {
@@ -87,6 +124,9 @@ func apiError(c *gin.Context, status int, msg string) {
 }
 
 func (a *api) listRooms(c *gin.Context) {
+	if !a.allowed(c, (*auth.Claims).List) {
+		return
+	}
 	rooms := a.rooms.List()
 	out := make([]mcu.RoomInfo, 0, len(rooms))
 	for _, r := range rooms {
@@ -105,6 +145,9 @@ func (a *api) room(c *gin.Context) *mcu.Room {
 }
 
 func (a *api) getRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.ViewRoom(c.Param("room")) }) {
+		return
+	}
 	if r := a.room(c); r != nil {
 		c.JSON(http.StatusOK, r.Info())
 	}
@@ -121,6 +164,9 @@ type settingsRequest struct {
 }
 
 func (a *api) putRoom(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Admin(c.Param("room")) }) {
+		return
+	}
 	r := a.room(c)
 	if r == nil {
 		return

@@ -101,6 +101,7 @@ func startBrowserServer(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	closeMediaServer()
 	if shared.srv != nil {
 		shared.srv.close()
 	}
@@ -134,8 +135,9 @@ type page struct {
 }
 
 // openBrowser launches a Chromium of its own (own profile, own fake camera)
-// and returns its tab; it is closed when the test ends.
-func openBrowser(t *testing.T, name, camera string) *page {
+// and returns its tab; it is closed when the test ends. extra adds flags
+// (a fake microphone file, say).
+func openBrowser(t *testing.T, name, camera string, extra ...chromedp.ExecAllocatorOption) *page {
 	t.Helper()
 	// Not t.TempDir: Chromium's helper processes may still write to the
 	// profile for a moment after the browser is gone.
@@ -160,6 +162,7 @@ func openBrowser(t *testing.T, name, camera string) *page {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() {

@@ -8,27 +8,32 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/disk"
 	"github.com/mcu-dev/mcu/health"
 	"github.com/mcu-dev/mcu/mcu"
 )
 
 func (a *api) recordingRoutes(g *gin.Engine) {
-	g.POST("/api/rooms/:room/recordings", a.startRecording)
-	g.GET("/api/recordings", a.listRecordings)
-	g.GET("/api/recordings/:id", a.getRecording)
-	g.POST("/api/recordings/:id/stop", a.stopRecording)
-	g.GET("/api/recordings/:id/download", a.downloadRecording)
-	g.HEAD("/api/recordings/:id/download", a.downloadRecording)
-	g.DELETE("/api/recordings/:id", a.deleteRecording)
-	g.GET("/api/recordings/:id/timeline.vtt", a.timeline(".vtt", "text/vtt; charset=utf-8"))
-	g.GET("/api/recordings/:id/timeline.json", a.timeline(".timeline.json", "application/json"))
+	authed, link := a.authenticate(false), a.authenticate(true)
+	g.POST("/api/rooms/:room/recordings", authed, a.startRecording)
+	g.GET("/api/recordings", authed, a.listRecordings)
+	g.GET("/api/recordings/:id", authed, a.getRecording)
+	g.POST("/api/recordings/:id/stop", authed, a.stopRecording)
+	g.GET("/api/recordings/:id/download", link, a.downloadRecording)
+	g.HEAD("/api/recordings/:id/download", link, a.downloadRecording)
+	g.DELETE("/api/recordings/:id", authed, a.deleteRecording)
+	g.GET("/api/recordings/:id/timeline.vtt", link, a.timeline(".vtt", "text/vtt; charset=utf-8"))
+	g.GET("/api/recordings/:id/timeline.json", link, a.timeline(".timeline.json", "application/json"))
 }
 
 // timeline serves a recording's speaker timeline, written when the
 // recording ends: 409 while it is still recording.
 func (a *api) timeline(ext, ctype string) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if _, ok := a.recording(c, canDownload); !ok {
+			return
+		}
 		path, rec, err := a.recorder.TimelinePath(c.Param("id"), ext)
 		if err != nil {
 			a.recordingError(c, err)
@@ -68,6 +73,9 @@ func (a *api) recordingError(c *gin.Context, err error) {
 }
 
 func (a *api) startRecording(c *gin.Context) {
+	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Record(c.Param("room")) }) {
+		return
+	}
 	var o mcu.RecordingOptions
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, &o); err != nil {
@@ -80,32 +88,54 @@ func (a *api) startRecording(c *gin.Context) {
 		a.recordingError(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, rec)
+	c.JSON(http.StatusCreated, a.withLink(rec))
 }
 
+// listRecordings lists the recordings of the rooms the token may record;
+// roomList sees them all.
 func (a *api) listRecordings(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"recordings": a.recorder.List()})
+	claims := claimsOf(c)
+	out := []mcu.Recording{}
+	for _, r := range a.recorder.List() {
+		if claims == nil || claims.SeesRecordingsOf(r.Room) {
+			out = append(out, a.withLink(r))
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"recordings": out})
 }
 
 func (a *api) getRecording(c *gin.Context) {
-	rec, err := a.recorder.Get(c.Param("id"))
-	if err != nil {
-		a.recordingError(c, err)
-		return
+	if rec, ok := a.recording(c, canRecord); ok {
+		c.JSON(http.StatusOK, a.withLink(rec))
 	}
-	c.JSON(http.StatusOK, rec)
 }
 
 func (a *api) stopRecording(c *gin.Context) {
+	if _, ok := a.recording(c, canRecord); !ok {
+		return
+	}
 	rec, err := a.recorder.Stop(c.Param("id"))
 	if err != nil {
 		a.recordingError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, rec)
+	c.JSON(http.StatusOK, a.withLink(rec))
 }
 
 func (a *api) deleteRecording(c *gin.Context) {
+	if _, ok := a.recording(c, canRecord); !ok {
+		return
+	}
+	path, rec, err := a.recorder.Path(c.Param("id"))
+	if err != nil {
+		a.recordingError(c, err)
+		return
+	}
+	if err := checkFile(path, rec); err != nil {
+		a.log.Warn("refusing to delete a recording whose file is not a plain file in the recordings directory", "id", rec.ID, "file", rec.File)
+		apiError(c, http.StatusConflict, "recording "+rec.ID+" points outside the recordings directory; remove it by hand")
+		return
+	}
 	if err := a.recorder.Delete(c.Param("id")); err != nil {
 		a.recordingError(c, err)
 		return
@@ -117,9 +147,17 @@ func (a *api) deleteRecording(c *gin.Context) {
 // running is served as far as it has been written, which plays: WebM is
 // written cluster by cluster and MP4 fragment by fragment.
 func (a *api) downloadRecording(c *gin.Context) {
+	if _, ok := a.recording(c, canDownload); !ok {
+		return
+	}
 	path, rec, err := a.recorder.Path(c.Param("id"))
 	if err != nil {
 		a.recordingError(c, err)
+		return
+	}
+	if err := checkFile(path, rec); err != nil {
+		a.log.Warn("refusing to serve a recording whose file is not a plain file in the recordings directory", "id", rec.ID, "file", rec.File)
+		apiError(c, http.StatusNotFound, "recording file is missing")
 		return
 	}
 	f, err := os.Open(path)

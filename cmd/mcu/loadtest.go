@@ -45,6 +45,7 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	pubSize := fs.String("publish-size", "640x360", "publishers' picture size WxH")
 	pubFPS := fs.Int("publish-fps", 30, "publishers' frame rate")
 	pubRate := fs.Int("publish-kbps", 500, "publishers' video bitrate in kb/s")
+	viewers := fs.Int("viewers", 0, "WHEP viewers per room besides the participants (they only count what they receive)")
 	watchers := fs.Int("watch", 1, "receivers that decode the composite to time pictures end to end, one in each of the first rooms (0: none)")
 	record := fs.String("record", "", `start a recording with these JSON options in every room before the warm-up, e.g. '{"format":"webm"}' (empty: none)`)
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
@@ -74,9 +75,15 @@ its pid; -spawn runs it in this process, whose CPU then includes the clients.`)
 	transcode.SetLogger(log)
 	cfg := load.Config{
 		URL: *wsURL, Rooms: *rooms, PerRoom: *perRoom, RoomPrefix: *prefix,
-		Warmup: *warmup, Duration: *duration, Quality: *quality, FPS: *fps, ServerPID: *pid, Watchers: *watchers, Record: *record,
+		Warmup: *warmup, Duration: *duration, Quality: *quality, FPS: *fps, ServerPID: *pid, Watchers: *watchers, Viewers: *viewers, Record: *record,
 		Publish: peer.ClipOptions{Width: w, Height: h, FPS: *pubFPS, Bitrate: *pubRate * 1000},
 		Log:     log,
+	}
+	// Against a server that checks tokens, every client signs its own from
+	// MCU_KEYS (and -keys-file), like any backend would.
+	if cfg.Keys, err = loadKeys(os.Getenv("MCU_KEYS_FILE")); err != nil {
+		fmt.Fprintf(stderr, "mcu loadtest: %v\n", err)
+		return 2
 	}
 	if *spawn {
 		url, stop, err := spawnServer(*perRoom, log)

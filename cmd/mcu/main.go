@@ -30,6 +30,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return runServe(ctx, args, stderr)
 	case "loadtest":
 		return runLoadtest(ctx, args, stderr)
+	case "token":
+		return runToken(ctx, args, stderr)
+	case "keys":
+		return runKeys(ctx, args, stderr)
 	case "config":
 		return runConfig(args, stderr)
 	case "help", "-h", "--help":
@@ -45,6 +49,8 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, `usage: mcu [serve] [flags]          run the MCU server (default)
        mcu compose -o OUT [flags] INPUT[@SECONDS]...   merge recordings into one grid file
        mcu loadtest [flags]         load a running server with rooms of clients and report
+       mcu token -room R -identity I [-admin] [-record] [-list]   print an access token
+       mcu keys                     print a new API key and secret for MCU_KEYS
        mcu config [serve flags]     print the effective configuration as YAML, secrets masked
 Run "mcu serve -h", "mcu compose -h" or "mcu loadtest -h" for the flags.`)
 }

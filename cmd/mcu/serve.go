@@ -37,7 +37,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
-	srv, err := server.New(server.FromConfig(cfg, log))
+	scfg := server.FromConfig(cfg, log)
+	secured, err := secure(cfg, &scfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
+		return 2
+	}
+	srv, err := server.New(scfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "mcu serve: %v\n", err)
 		return 2
@@ -48,6 +54,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("serving", "url", srv.URL(), "quality", cfg.Quality, "fps", cfg.FPS)
+	defer secured.afterListen(ctx, srv, scfg.Keys, log, stderr)()
 	code := 0
 	select {
 	case err := <-srv.Err():

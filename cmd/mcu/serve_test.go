@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/internal/mediatest"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
@@ -48,7 +49,7 @@ func startServe(t *testing.T, config string) *serveProc {
 	}
 	p := &serveProc{done: make(chan error, 1)}
 	p.cmd = exec.Command(os.Args[0], "serve", "-config", path, "-http", "127.0.0.1:0", "-quality", "360p", "-fps", "15")
-	p.cmd.Env = append(os.Environ(), "MCU_TEST_MAIN=1")
+	p.cmd.Env = append(os.Environ(), "MCU_TEST_MAIN=1", "MCU_KEYS="+cmdTestKeys)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,8 @@ func join(t *testing.T, base, room string) *peer.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := peer.Dial(ctx, peer.Options{URL: "ws" + strings.TrimPrefix(base, "http") + "/ws", Room: room, Name: "stayer", Colour: &color.RGBA{200, 30, 30, 255}, Tone: 330})
+	c, err := peer.Dial(ctx, peer.Options{URL: "ws" + strings.TrimPrefix(base, "http") + "/ws", Room: room, Name: "stayer", Colour: &color.RGBA{200, 30, 30, 255}, Tone: 330,
+		Token: testToken(t, auth.VideoGrant{Room: room, RoomJoin: true})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,10 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("readyz %d", code)
 	}
 	join(t, p.url, "drain")
-	res, err := http.Post(p.url+"/api/rooms/drain/recordings", "application/json", strings.NewReader(`{"format":"mp4"}`))
+	req, _ := http.NewRequest("POST", p.url+"/api/rooms/drain/recordings", strings.NewReader(`{"format":"mp4"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken(t, auth.VideoGrant{Room: "drain", RoomRecord: true}))
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcu-dev/mcu/auth"
 	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/mcu"
 )
@@ -53,6 +54,12 @@ type Config struct {
 	// picture from its publisher to its receiver (0: none). Decoding 720p
 	// costs the load generator CPU, so one room is usually enough.
 	Watchers int
+	// Viewers is how many WHEP viewers watch each room besides its
+	// participants: they only count what they receive.
+	Viewers int
+	// Keys, when the server checks access tokens, sign each client's join
+	// token and the operator token of the API calls (MCU_KEYS).
+	Keys *auth.Keys
 	// Record, when set, starts a recording with these JSON options
 	// (e.g. `{"format":"webm"}`) in every room before the warm-up and
 	// stops it after measuring, so the figures include its cost.
@@ -97,9 +104,10 @@ func (c *Config) defaults() error {
 var clipColours = []color.RGBA{{200, 40, 40, 255}, {40, 170, 60, 255}, {50, 80, 210, 255}, {210, 190, 40, 255}}
 
 type client struct {
-	room string
-	c    *peer.Client
-	w    *watcher
+	room   string
+	c      *peer.Client
+	w      *watcher
+	viewer bool // a WHEP viewer, not a participant
 	// counters at the start of the measured window
 	frames, bytes, videoBytes int64
 }
@@ -153,22 +161,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Viewers > 0 {
+		viewers, err := joinViewers(ctx, cfg, api, rooms)
+		clients = append(clients, viewers...)
+		if err != nil {
+			leave(clients)
+			return nil, err
+		}
+	}
 	log.Info("everyone joined", "clients", len(clients), "took", time.Since(started).Round(time.Millisecond))
 
 	if cfg.Quality != "" || cfg.FPS != 0 {
 		for _, r := range rooms {
-			if err := putSettings(ctx, api, r, cfg.Quality, cfg.FPS); err != nil {
+			if err := putSettings(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Quality, cfg.FPS); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if cfg.Record != "" {
 		for _, r := range rooms {
-			id, err := startRecording(ctx, api, r, cfg.Record)
+			id, err := startRecording(ctx, api, operatorToken(cfg.Keys, r), r, cfg.Record)
 			if err != nil {
 				return nil, err
 			}
-			defer stopRecording(api, id)
+			defer stopRecording(api, operatorToken(cfg.Keys, r), id)
 		}
 	}
 	if err := sleep(ctx, cfg.Warmup); err != nil {
@@ -178,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	log.Info("measuring", "duration", cfg.Duration)
 	before := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if before[r], err = getRoom(ctx, api, r); err != nil {
+		if before[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -199,6 +215,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, cl := range clients {
 		results[i] = receiverResult{
 			room:       cl.room,
+			viewer:     cl.viewer,
 			frames:     cl.c.FramesReceived.Load() - cl.frames,
 			bytes:      cl.c.BytesReceived.Load() - cl.bytes,
 			videoBytes: cl.c.VideoBytesReceived.Load() - cl.videoBytes,
@@ -210,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	after := map[string]mcu.RoomInfo{}
 	for _, r := range rooms {
-		if after[r], err = getRoom(ctx, api, r); err != nil {
+		if after[r], err = getRoom(ctx, api, operatorToken(cfg.Keys, r), r); err != nil {
 			return nil, err
 		}
 	}
@@ -267,7 +284,8 @@ func join(ctx context.Context, cfg Config, rooms []string, clips []*peer.Clip) (
 			wg.Add(1)
 			sem <- struct{}{}
 			var w *watcher
-			o := peer.Options{URL: cfg.URL, Room: room, Name: fmt.Sprintf("load %d", i+1), Clip: clips[i%len(clips)]}
+			name := fmt.Sprintf("load %d", i+1)
+			o := peer.Options{URL: cfg.URL, Room: room, Name: name, Clip: clips[i%len(clips)], Token: joinToken(cfg.Keys, room, fmt.Sprintf("%s-%d", room, i+1), name)}
 			if i == 0 && ri < cfg.Watchers {
 				w = newWatcher(pubs)
 				o.Watch = w.see
@@ -310,6 +328,45 @@ func join(ctx context.Context, cfg Config, rooms []string, clips []*peer.Clip) (
 	return clients, nil
 }
 
+// joinViewers connects cfg.Viewers WHEP viewers to each room, a few at a
+// time.
+func joinViewers(ctx context.Context, cfg Config, api string, rooms []string) ([]*client, error) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+		out      []*client
+	)
+	sem := make(chan struct{}, 8)
+	for _, room := range rooms {
+		for i := 0; i < cfg.Viewers; i++ {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				dctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+				defer cancel()
+				c, err := peer.DialWHEP(dctx, peer.Options{URL: api + "/whep/" + url.PathEscape(room), Token: joinToken(cfg.Keys, room, fmt.Sprintf("%s-viewer-%d", room, i+1), "viewer")})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("load: WHEP viewer %d of %s: %w", i+1, room, err)
+					}
+					return
+				}
+				out = append(out, &client{room: room, c: c, viewer: true})
+			}()
+		}
+	}
+	wg.Wait()
+	if firstErr == nil {
+		cfg.Log.Info("viewers joined", "per_room", cfg.Viewers)
+	}
+	return out, firstErr
+}
+
 func leave(clients []*client) {
 	var wg sync.WaitGroup
 	for _, c := range clients {
@@ -321,11 +378,32 @@ func leave(clients []*client) {
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
-func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
+// operatorToken is a token with roomAdmin for room, or "" without keys.
+func operatorToken(keys *auth.Keys, room string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims("loadtest", "loadtest", auth.VideoGrant{Room: room, RoomAdmin: true}, time.Hour))
+	return tok
+}
+
+// joinToken is a participant's token for room, or "" without keys.
+func joinToken(keys *auth.Keys, room, identity, name string) string {
+	if keys.Len() == 0 {
+		return ""
+	}
+	tok, _ := keys.Mint(auth.NewClaims(identity, name, auth.VideoGrant{Room: room, RoomJoin: true}, 6*time.Hour))
+	return tok
+}
+
+func getRoom(ctx context.Context, api, token, room string) (mcu.RoomInfo, error) {
 	var info mcu.RoomInfo
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/rooms/"+url.PathEscape(room), nil)
 	if err != nil {
 		return info, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -342,12 +420,15 @@ func getRoom(ctx context.Context, api, room string) (mcu.RoomInfo, error) {
 	return info, nil
 }
 
-func startRecording(ctx context.Context, api, room, options string) (string, error) {
+func startRecording(ctx context.Context, api, token, room, options string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api+"/api/rooms/"+url.PathEscape(room)+"/recordings", strings.NewReader(options))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("load: starting a recording in %s: %w", room, err)
@@ -361,20 +442,29 @@ func startRecording(ctx context.Context, api, room, options string) (string, err
 	return rec.ID, nil
 }
 
-func stopRecording(api, id string) {
-	resp, err := httpClient.Post(api+"/api/recordings/"+url.PathEscape(id)+"/stop", "", nil)
-	if err == nil {
+func stopRecording(api, token, id string) {
+	req, err := http.NewRequest(http.MethodPost, api+"/api/recordings/"+url.PathEscape(id)+"/stop", nil)
+	if err != nil {
+		return
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if resp, err := httpClient.Do(req); err == nil {
 		resp.Body.Close()
 	}
 }
 
-func putSettings(ctx context.Context, api, room, quality string, fps int) error {
+func putSettings(ctx context.Context, api, token, room, quality string, fps int) error {
 	body, _ := json.Marshal(map[string]any{"quality": quality, "fps": fps})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, api+"/api/rooms/"+url.PathEscape(room), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("load: PUT room %s: %w", room, err)
@@ -389,6 +479,7 @@ func putSettings(ctx context.Context, api, room, quality string, fps int) error 
 
 type receiverResult struct {
 	room                      string
+	viewer                    bool
 	frames, bytes, videoBytes int64
 	gaps                      []time.Duration
 	e2e                       []float64 // ms, watchers only
@@ -430,13 +521,27 @@ func buildReport(cfg Config, rooms []string, window time.Duration, s0, s1 sample
 	}
 	held := float64(rep.FPS) - 1
 	var allFPS, allGaps, down, downVideo, lat, allE2E []float64
+	var viewerDown, viewerFPS []float64
+	rep.ViewersPerRoom = cfg.Viewers
+	for _, r := range results {
+		if !r.viewer {
+			continue
+		}
+		viewerDown = append(viewerDown, float64(r.bytes)/secs)
+		viewerFPS = append(viewerFPS, float64(r.frames)/secs)
+		if r.frames == 0 {
+			rep.SilentViewers++
+		}
+	}
+	rep.ViewerDownlinkBytesPerSec = Summarize(viewerDown)
+	rep.ViewerFPSMin = Summarize(viewerFPS).Min
 	for _, name := range rooms {
 		b, a := before[name], after[name]
 		rr := RoomReport{Name: name, Participants: len(a.Participants), LatencyMedianMS: a.LatencyMedianMS}
 		rr.ServerFPS = float64(a.FramesOut-b.FramesOut) / secs
 		var fps, gaps, e2e []float64
 		for _, r := range results {
-			if r.room != name {
+			if r.room != name || r.viewer {
 				continue
 			}
 			e2e = append(e2e, r.e2e...)
@@ -497,6 +602,9 @@ func buildReport(cfg Config, rooms []string, window time.Duration, s0, s1 sample
 	rep.EndToEndSamples = es.N
 	if cfg.Watchers > 0 && es.N == 0 {
 		rep.Warnings = append(rep.Warnings, "the watchers timed no picture: bar codes unreadable or no video")
+	}
+	if rep.SilentViewers > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d WHEP viewers got no video in the window", rep.SilentViewers))
 	}
 	if rep.SilentReceivers > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d receivers got no video in the window", rep.SilentReceivers))

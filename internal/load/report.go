@@ -56,9 +56,16 @@ type Report struct {
 	// not read (a placeholder, a damaged picture).
 	UnreadTiles int `json:"unread_tiles"`
 
-	SilentReceivers int          `json:"silent_receivers"`
-	RoomReports     []RoomReport `json:"room_reports"`
-	Warnings        []string     `json:"warnings,omitempty"`
+	SilentReceivers int `json:"silent_receivers"`
+	// ViewersPerRoom WHEP viewers watched each room; their downlink (RTP of
+	// both tracks) and lowest fps are apart from the participants'.
+	ViewersPerRoom            int     `json:"viewers_per_room"`
+	ViewerDownlinkBytesPerSec Summary `json:"viewer_downlink_bytes_per_sec"`
+	ViewerFPSMin              float64 `json:"viewer_fps_min"`
+	SilentViewers             int     `json:"silent_viewers"`
+
+	RoomReports []RoomReport `json:"room_reports"`
+	Warnings    []string     `json:"warnings,omitempty"`
 }
 
 // Quantiles of a distribution.
@@ -117,6 +124,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	d := r.DownlinkBytesPerSec
 	p("downlink_per_receiver       mean %.0f B/s = %.0f kb/s  (min %.0f, max %.0f kb/s; video %.0f kb/s; RTP headers included)",
 		d.Mean, d.Mean*8/1000, d.Min*8/1000, d.Max*8/1000, r.DownlinkVideoBytesPerSec*8/1000)
+	if r.ViewersPerRoom > 0 {
+		v := r.ViewerDownlinkBytesPerSec
+		p("whep_viewers                %d per room: downlink mean %.0f kb/s (min %.0f, max %.0f), fps min %.1f", r.ViewersPerRoom, v.Mean*8/1000, v.Min*8/1000, v.Max*8/1000, r.ViewerFPSMin)
+	}
 	p("latency_median_ms           %.1f  (server's own: decoded picture to composite sent; median of rooms, worst room %.1f)", r.LatencyMedianMS, r.LatencyMaxRoomMS)
 	if r.EndToEndSamples > 0 {
 		p("end_to_end_ms               p50 %.1f  p95 %.1f  max %.1f  (publisher send to composite received, %d pictures, %d unread)", r.EndToEndMS.P50, r.EndToEndMS.P95, r.EndToEndMS.Max, r.EndToEndSamples, r.UnreadTiles)
@@ -135,7 +146,8 @@ func (r *Report) WriteText(w io.Writer) error {
 const TSVHeader = "rooms\tper_room\tquality\tfps\tserver_cores\tserver_cores_per_room\tloadgen_cores\tmachine_busy_cores\t" +
 	"fps_min\tfps_median\trooms_held\tinterval_p50_ms\tinterval_p95_ms\tinterval_max_ms\t" +
 	"downlink_kbps\tdownlink_min_kbps\tdownlink_max_kbps\tdownlink_video_kbps\t" +
-	"latency_median_ms\tlatency_max_room_ms\te2e_p50_ms\te2e_p95_ms\te2e_samples\twarnings"
+	"latency_median_ms\tlatency_max_room_ms\te2e_p50_ms\te2e_p95_ms\te2e_samples\twarnings\t" +
+	"viewers_per_room\tviewer_downlink_kbps\tviewer_fps_min"
 
 // WriteTSV writes the report as one tab-separated line of TSVHeader's
 // columns, for scripts that tabulate many runs.
@@ -146,10 +158,11 @@ func (r *Report) WriteTSV(w io.Writer) error {
 	if warnings == "" {
 		warnings = "-"
 	}
-	_, err := fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\n",
+	_, err := fmt.Fprintf(w, "%d\t%d\t%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.1f\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\t%d\t%s\t%.1f\n",
 		r.Rooms, r.PerRoom, r.Quality, r.FPS, r.ServerCores, r.ServerCoresPerRoom, r.LoadgenCores, r.MachineBusy,
 		r.FPSMin, r.FPSMedian, r.RoomsHeld, r.IntervalMS.P50, r.IntervalMS.P95, r.IntervalMS.Max,
 		kbps(d.Mean), kbps(d.Min), kbps(d.Max), kbps(r.DownlinkVideoBytesPerSec),
-		r.LatencyMedianMS, r.LatencyMaxRoomMS, r.EndToEndMS.P50, r.EndToEndMS.P95, r.EndToEndSamples, warnings)
+		r.LatencyMedianMS, r.LatencyMaxRoomMS, r.EndToEndMS.P50, r.EndToEndMS.P95, r.EndToEndSamples, warnings,
+		r.ViewersPerRoom, kbps(r.ViewerDownlinkBytesPerSec.Mean), r.ViewerFPSMin)
 	return err
 }

@@ -6,12 +6,14 @@ package peer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"math"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +40,14 @@ type Options struct {
 	URL  string // ws://host:port/ws
 	Room string
 	Name string
+	// Token is the access token: sent as access_token on the websocket and
+	// as a bearer token by DialWHIP and DialWHEP; empty sends none.
+	Token string
+	// TLS configures wss:// connections (a test's self-signed server).
+	TLS *tls.Config
+	// NetworkTypes of the client's ICE candidates (default UDP4); TCP4
+	// alone makes a client whose UDP is blocked.
+	NetworkTypes []webrtc.NetworkType
 	// Colour of the published picture; nil publishes no video.
 	Colour *color.RGBA
 	// Tone in Hz of the published audio; 0 publishes no audio.
@@ -102,6 +112,7 @@ type Client struct {
 	VideoBytesReceived atomic.Int64
 	joinedCh           chan signaling.Message
 	answerCh           chan string
+	resource           string // the WHIP/WHEP session URL
 }
 
 // Dial joins the room and negotiates media. It returns once the answer is applied.
@@ -112,7 +123,13 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.FPS == 0 {
 		o.FPS = 15
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, o.URL, nil)
+	u := o.URL
+	if o.Token != "" {
+		u += "?access_token=" + url.QueryEscape(o.Token)
+	}
+	dialer := *websocket.DefaultDialer
+	dialer.TLSClientConfig = o.TLS
+	ws, _, err := dialer.DialContext(ctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer: dialing %s: %w", o.URL, err)
 	}
@@ -197,7 +214,7 @@ func (c *Client) SentAt(i int) time.Time {
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
-func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
+func newAPI(networks []webrtc.NetworkType, fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -208,7 +225,10 @@ func newAPI(fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if len(networks) == 0 {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	se.SetNetworkTypes(networks)
 	if addrs != nil {
 		se.SetIPFilter(addrs)
 	}
@@ -239,7 +259,7 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())
 	}
-	api, err := newAPI(c.opts.RestartICE, c.opts.ICEAddresses)
+	api, err := newAPI(c.opts.NetworkTypes, c.opts.RestartICE, c.opts.ICEAddresses)
 	if err != nil {
 		return err
 	}
@@ -727,10 +747,17 @@ func (c *Client) FrameGaps() []time.Duration {
 	return g
 }
 
-// Leave sends "leave" and closes everything.
-func (c *Client) Leave() {
-	_ = c.send(signaling.Message{Type: signaling.TypeLeave})
+// Leave sends "leave" (or DELETEs the WHIP/WHEP session) and closes
+// everything. It returns the DELETE's failure.
+func (c *Client) Leave() error {
+	var err error
+	if c.resource != "" {
+		err = c.deleteResource()
+	} else {
+		_ = c.send(signaling.Message{Type: signaling.TypeLeave})
+	}
 	c.Close()
+	return err
 }
 
 // Close hangs up without saying goodbye.
@@ -739,7 +766,9 @@ func (c *Client) Close() {
 	if c.pc != nil {
 		_ = c.pc.Close()
 	}
-	_ = c.ws.Close()
+	if c.ws != nil {
+		_ = c.ws.Close()
+	}
 	c.wg.Wait()
 }
 
