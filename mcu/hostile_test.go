@@ -339,3 +339,41 @@ func TestRecordingDiskFull(t *testing.T) {
 		t.Errorf("after a restart: %+v %v, want failed", again, err)
 	}
 }
+
+type discardSender struct{}
+
+func (discardSender) Send(signaling.Message) {}
+
+// TestPublishOnlyReceivesNothing: a participant whose token has
+// canSubscribe=false publishes (it has a tile) but is sent nothing: the
+// answer sends no media section.
+func TestPublishOnlyReceivesNothing(t *testing.T) {
+	s := startServer(t)
+	sess, err := s.Rooms.Join("po", "camera", signaling.JoinOptions{PublishOnly: true}, discardSender{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Leave()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, _ := pc.CreateOffer(nil)
+	answer, err := sess.Offer(offer.SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(answer, "a=recvonly") != 2 || strings.Contains(answer, "a=sendrecv") || strings.Contains(answer, "a=sendonly") {
+		t.Errorf("answer to a publish-only participant sends media:\n%s", answer)
+	}
+	r, _ := s.Rooms.Room("po")
+	if l := r.Layout(); len(l) != 1 || l[0].Name != "camera" {
+		t.Errorf("layout %+v, want the publisher's tile", l)
+	}
+}

@@ -36,6 +36,8 @@ type Participant struct {
 	log  *slog.Logger
 	// receiveOnly participants publish nothing: no tile, no voice.
 	receiveOnly bool
+	// publishOnly participants are sent nothing (canSubscribe=false).
+	publishOnly bool
 	// connected is true while the PeerConnection is up: the audio loop
 	// encodes a mix for this participant only then.
 	connected atomic.Bool
@@ -100,7 +102,7 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 		}
 	}
 	p := &Participant{
-		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly,
+		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly, publishOnly: opts.PublishOnly,
 		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
@@ -115,13 +117,13 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 		p.log.Debug("connection state", "state", s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
-			if !p.connected.Swap(true) {
+			if !p.connected.Swap(true) && !p.publishOnly {
 				r.receivers.Add(1)
 				r.wake()
 			}
 			r.RequestKeyframe()
 		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			if p.connected.Swap(false) {
+			if p.connected.Swap(false) && !p.publishOnly {
 				r.receivers.Add(-1)
 			}
 			if s == webrtc.PeerConnectionStateFailed {
@@ -161,6 +163,9 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	}
 	if !p.tracksAdded {
 		var tracks []webrtc.TrackLocal
+		if p.publishOnly {
+			video, audio = false, false // nothing is sent to this participant
+		}
 		if video {
 			tracks = append(tracks, p.room.videoTrack)
 		}
@@ -333,7 +338,7 @@ func (p *Participant) close() {
 		p.log.Debug("closing peer connection", "err", err)
 	}
 	p.wg.Wait()
-	if p.connected.Swap(false) {
+	if p.connected.Swap(false) && !p.publishOnly {
 		p.room.receivers.Add(-1)
 	}
 	p.sync.close()

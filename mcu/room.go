@@ -774,8 +774,8 @@ func (m *roomMixer) mixBlock(at time.Time) {
 	m.ins, m.ids, m.minus, m.lims, m.active = m.ins[:0], m.ids[:0], m.minus[:0], m.lims[:0], m.active[:0]
 	listeners := false // receive-only participants to send the full mix to
 	for _, p := range snap.all {
-		if !p.connected.Load() {
-			continue // nobody to send to yet
+		if !p.connected.Load() || p.publishOnly {
+			continue // nobody to send to (yet)
 		}
 		if p.receiveOnly {
 			listeners = true
@@ -799,9 +799,9 @@ func (m *roomMixer) mixBlock(at time.Time) {
 		m.minus = append(m.minus, p.mixBuf())
 		m.lims = append(m.lims, o.lim)
 	}
-	// Voices of participants nobody can hear yet still reach the sinks.
+	// Voices of participants who are not sent a mix still reach the others.
 	for _, p := range snap.all {
-		if !p.connected.Load() && !p.receiveOnly {
+		if (!p.connected.Load() || p.publishOnly) && !p.receiveOnly {
 			b := p.audioBlock()
 			m.det.Observe(p.id, b)
 			if b != nil {

@@ -544,6 +544,11 @@ func (c *conn) join(m Message) {
 		// canPublish=false in the token makes a receive-only join whatever
 		// the message asks.
 		opts.ReceiveOnly = opts.ReceiveOnly || !c.claims.CanPublish()
+		opts.PublishOnly = !c.claims.CanSubscribe()
+		if opts.ReceiveOnly && opts.PublishOnly {
+			c.sendError(CodeForbidden, "the token grants neither canPublish nor canSubscribe")
+			return
+		}
 		opts.Identity = c.claims.Identity()
 	}
 	s, err := c.srv.backend.Join(m.Room, name, opts, c)

@@ -38,6 +38,10 @@ type JoinOptions struct {
 	// ReceiveOnly participants publish nothing: they have no tile and no
 	// voice in the mix, and only receive the composite and the mix.
 	ReceiveOnly bool
+	// PublishOnly participants receive nothing (a token with
+	// canSubscribe=false): their tile and voice are in the room, but no
+	// composite or mix is sent to them.
+	PublishOnly bool
 	// Identity is the access token's subject; empty when auth is off.
 	Identity string
 }
