@@ -535,7 +535,7 @@ func (c *conn) join(m Message) {
 		c.sendError(CodeBadRequest, "name: contains control characters")
 		return
 	}
-	if !c.srv.allowJoin(c.remote, time.Now()) {
+	if !c.srv.joins.Allow(c.remote, time.Now()) {
 		c.sendError(CodeRateLimited, fmt.Sprintf("more than %d joins per minute from this address", c.opts.JoinsPerMinute))
 		return
 	}

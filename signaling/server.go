@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -171,8 +170,8 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
-	joins  map[string][]time.Time // recent joins per remote IP
-	wg     sync.WaitGroup         // one per running ServeHTTP
+	joins  *AddressRate
+	wg     sync.WaitGroup // one per running ServeHTTP
 }
 
 // NewServer returns a Server that admits participants through b. A nil log
@@ -188,7 +187,7 @@ func NewServer(b Backend, log *slog.Logger, opts Options) *Server {
 		opts:     opts,
 		upgrader: websocket.Upgrader{CheckOrigin: opts.CheckOrigin},
 		conns:    make(map[*conn]struct{}),
-		joins:    make(map[string][]time.Time),
+		joins:    NewAddressRate(opts.JoinsPerMinute),
 	}
 }
 
@@ -256,36 +255,6 @@ func (s *Server) authenticate(r *http.Request) (*auth.Claims, error) {
 		return nil, err
 	}
 	return claims, nil
-}
-
-// allowJoin counts a join from the request's address and reports whether it
-// is within JoinsPerMinute.
-func (s *Server) allowJoin(remote string, now time.Time) bool {
-	ip := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		ip = h
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.joins) > 10000 { // forget idle addresses
-		for k, ts := range s.joins {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Minute {
-				delete(s.joins, k)
-			}
-		}
-	}
-	recent := s.joins[ip]
-	i := 0
-	for i < len(recent) && now.Sub(recent[i]) > time.Minute {
-		i++
-	}
-	recent = recent[i:]
-	if len(recent) >= s.opts.JoinsPerMinute {
-		s.joins[ip] = recent
-		return false
-	}
-	s.joins[ip] = append(recent, now)
-	return true
 }
 
 // Close closes every connection and waits until their goroutines have

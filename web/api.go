@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/pion/webrtc/v4"
@@ -94,8 +93,8 @@ func NewHandler(o Options) http.Handler {
 		if o.MediaSessionsPerMinute <= 0 {
 			o.MediaSessionsPerMinute = 120
 		}
-		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, perMinute: o.MediaSessionsPerMinute, links: iceLinks(o.ICEServers),
-			sessions: map[string]*mediaSession{}, recent: map[string][]time.Time{}}
+		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, starts: signaling.NewAddressRate(o.MediaSessionsPerMinute), links: iceLinks(o.ICEServers),
+			sessions: map[string]*mediaSession{}}
 		media.routes(g)
 	}
 	sub, _ := fs.Sub(static, "static")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -63,14 +62,13 @@ type mediaEndpoints struct {
 	backend   signaling.Backend
 	authorize Authorize
 	log       *slog.Logger
-	// perMinute bounds the sessions one address may open per minute: each
+	// starts bounds the sessions one address may open per minute: each
 	// costs a PeerConnection, so a flood of POSTs is refused early.
-	perMinute int
-	links     []string // Link header values naming the ICE servers
+	starts *signaling.AddressRate
+	links  []string // Link header values naming the ICE servers
 
 	mu       sync.Mutex
 	sessions map[string]*mediaSession
-	recent   map[string][]time.Time // session starts per remote IP
 }
 
 type mediaSession struct {
@@ -170,9 +168,9 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !e.allow(c.Request.RemoteAddr, time.Now()) {
+		if !e.starts.Allow(c.Request.RemoteAddr, time.Now()) {
 			c.Header("Retry-After", "60")
-			textError(c, http.StatusTooManyRequests, fmt.Sprintf("at most %d sessions a minute from one address", e.perMinute))
+			textError(c, http.StatusTooManyRequests, fmt.Sprintf("at most %d sessions a minute from one address", e.starts.PerMinute()))
 			return
 		}
 		if name == "" {
@@ -252,36 +250,6 @@ func (e *mediaEndpoints) addLinks(c *gin.Context) {
 	for _, l := range e.links {
 		c.Writer.Header().Add("Link", l)
 	}
-}
-
-// allow counts a session start from remote and reports whether it is
-// within perMinute.
-func (e *mediaEndpoints) allow(remote string, now time.Time) bool {
-	ip := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		ip = h
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.recent) > 10000 { // forget idle addresses
-		for k, ts := range e.recent {
-			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) > time.Minute {
-				delete(e.recent, k)
-			}
-		}
-	}
-	ts := e.recent[ip]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > time.Minute {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) >= e.perMinute {
-		e.recent[ip] = ts
-		return false
-	}
-	e.recent[ip] = append(ts, now)
-	return true
 }
 
 // fail answers a join or offer error with its HTTP status.
