@@ -21,10 +21,16 @@ import (
 // than the audio they belong with (video decoding and jitter buffering take
 // longer), the audio queue is delayed once by the difference, up to
 // maxAudioDelay, so both line up. A picture is released at the first video
-// tick at which its capture time is due: measured at a receiver
-// (TestLipSyncAtTheReceiver) that puts it 0-20 ms after its sound at 30 fps,
-// where a slack of 60 ms for early pictures had put them 35-45 ms ahead.
+// tick at which its capture time is due, or up to earlySlack before.
+// Measured at a receiver (TestLipSyncAtTheReceiver, 30 fps): a slack of
+// 60 ms put pictures 35-45 ms ahead of their sound, none put them 0-20 ms
+// after it but added 15-60 ms of latency under load (bench/live.sh), 20 ms
+// puts them 0-27 ms ahead.
 const (
+	// earlySlack is how far ahead of its sound a picture may be released.
+	// Sound lagging its picture goes unnoticed up to about 125 ms (ITU-R
+	// BT.1359), and every millisecond a picture waits is latency.
+	earlySlack    = 0.020
 	maxAudioDelay = 400 * time.Millisecond
 	maxVideoHold  = time.Second
 	audioStall    = 200 * time.Millisecond
@@ -157,7 +163,7 @@ func (s *avSync) due(now time.Time, queued int) (*astiav.Frame, time.Time, time.
 	i := 0
 	for ; i < len(s.held); i++ {
 		h := s.held[i]
-		if ok && !h.immediate && h.capture > clock && now.Sub(h.arrived) < maxVideoHold {
+		if ok && !h.immediate && h.capture > clock+earlySlack && now.Sub(h.arrived) < maxVideoHold {
 			break
 		}
 		if out != nil {
