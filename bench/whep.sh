@@ -25,33 +25,7 @@ if [ -z "${NOBUILD:-}" ]; then
 fi
 work=${KEEP:-$(mktemp -d)}
 mkdir -p "$work"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start_server NAME: starts $MCU serve on a free loopback port; sets
-# server_pid and server_url.
-start_server() {
-  local log="$work/$1.server.log"
-  "$MCU" serve -http 127.0.0.1:0 -quality "$QUALITY" -fps "$FPS" 2>"$log" &
-  server_pid=$!
-  for _ in $(seq 100); do
-    server_url=$(sed -n 's/.*msg=serving url=http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -1)
-    [ -n "$server_url" ] && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "whep.sh: the server did not start:" >&2; cat "$log" >&2; exit 1
-}
-
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
-}
+. bench/server.sh
 
 # scenario PEOPLE VIEWERS: one fresh server, one loadtest; appends the TSV
 # row to $work/runs.tsv.

@@ -7,12 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
-// DialWHIP publishes o.Colour and o.Tone to a WHIP endpoint
+// DialWHIP publishes o.Clip, or o.Colour and o.Tone, to a WHIP endpoint
 // (http://host/whip/room): the offer is sendonly, so nothing comes back.
 // o.URL is the endpoint; o.Token, if set, is sent as a bearer token.
 func DialWHIP(ctx context.Context, o Options) (*Client, error) {
@@ -36,7 +37,10 @@ func dialHTTP(ctx context.Context, o Options, publish bool) (*Client, error) {
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, ctx: cctx, cancel: cancel}
-	c.sendVideo.Store(o.Colour != nil)
+	c.sendVideo.Store(o.Colour != nil || o.Clip != nil)
+	if o.Clip != nil {
+		c.sent = make([]atomic.Int64, len(o.Clip.Video))
+	}
 	if err := c.negotiateHTTP(ctx, publish); err != nil {
 		c.Close()
 		return nil, err
@@ -137,14 +141,7 @@ func (c *Client) negotiateHTTP(ctx context.Context, publish bool) error {
 		return err
 	}
 	if publish {
-		if c.opts.Colour != nil {
-			c.wg.Add(1)
-			go c.publishVideo(vt)
-		}
-		if c.opts.Tone > 0 {
-			c.wg.Add(1)
-			go c.publishAudio(at)
-		}
+		c.startPublishing(vt, at)
 	}
 	return nil
 }

@@ -340,11 +340,17 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no answer: %w (events %v)", ctx.Err(), c.Events())
 	}
+	c.startPublishing(vt, at)
+	return nil
+}
+
+// startPublishing sends the Clip, or the Colour and the Tone, on the tracks.
+func (c *Client) startPublishing(vt, at *webrtc.TrackLocalStaticSample) {
 	if c.opts.Clip != nil {
 		c.wg.Add(2)
 		go c.replayVideo(vt)
 		go c.replayAudio(at)
-		return nil
+		return
 	}
 	if c.opts.Colour != nil {
 		c.wg.Add(1)
@@ -354,7 +360,6 @@ func (c *Client) negotiate(ctx context.Context) error {
 		c.wg.Add(1)
 		go c.publishAudio(at)
 	}
-	return nil
 }
 
 // SetTone turns the published tone on or off; off, the track sends silence.

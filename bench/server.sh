@@ -1,0 +1,34 @@
+# Sourced by the live-room benchmarks: runs `$MCU serve` on a free loopback
+# port per scenario. Expects MCU, QUALITY, FPS and work (a directory) to be
+# set; KEEP keeps work. The server checks access tokens, and the load
+# generator signs its clients' with the same key: a throw-away one unless
+# MCU_KEYS is set.
+MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
+export MCU_KEYS
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_server NAME: starts $MCU serve on a free loopback port, logging to
+# $work/NAME.server.log; sets server_pid and server_url.
+start_server() {
+  local log="$work/$1.server.log"
+  "$MCU" serve -http 127.0.0.1:0 -quality "$QUALITY" -fps "$FPS" 2>"$log" &
+  server_pid=$!
+  for _ in $(seq 100); do
+    server_url=$(sed -n 's/.*msg=serving url=http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -1)
+    [ -n "$server_url" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$(basename "$0"): the server did not start:" >&2; cat "$log" >&2; exit 1
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
