@@ -316,9 +316,18 @@ func newSyncReceiver(ctx context.Context, t *testing.T, wsURL, room string) *syn
 		t.Fatal(err)
 	}
 	readUntil(t, ws, signaling.TypeJoined)
+	// It takes VP8 only: its reader puts VP8 pictures together.
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		kind webrtc.RTPCodecType
+		p    webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}},
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}},
+	} {
+		if err := me.RegisterCodec(c.p, c.kind); err != nil {
+			t.Fatal(err)
+		}
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)

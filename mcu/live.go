@@ -5,53 +5,45 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
-	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 
 	"github.com/mcu-dev/mcu/metrics"
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/transcode"
 )
 
-// liveOutput is the room's live video: one compositor, one VP8 encoder and
-// the one track every participant receives. It is a sink that lives on the
-// room's video goroutine, which also drives its clock: nothing else touches
-// it.
+// liveOutput is the room's live video: one compositor, and one encoder per
+// (codec, rung) that some receiver is on or switching to. The canvas is
+// drawn once per tick, scaled once per smaller rung in use, and encoded
+// once per rendition; every receiver gets its rendition's packets on a
+// track of its own. It is a sink that lives on the room's video goroutine,
+// which also drives its clock: nothing else touches it.
 type liveOutput struct {
 	comp     *mixer.Compositor
-	enc      *transcode.Encoder
-	track    *webrtc.TrackLocalStaticSample
 	settings Settings
+	ladder   []output.Rung
 	threads  int
-	pts      int64
-	lastSent time.Time
+	preset   string
+	base     time.Time // RTP time 0
+	tsOffset uint32
+	ticks    int64
 	metrics  *metrics.Room // set by the video loop; nil-safe
+	log      func(msg string, args ...any)
+
+	renditions map[renditionKey]*rendition
+	scalers    map[int]*rungScaler
+	need       []float64 // scratch: each rung's rate
 }
 
-func newLiveOutput(track *webrtc.TrackLocalStaticSample, s Settings, threads int) (*liveOutput, error) {
+func newLiveOutput(s Settings, threads int, preset string) (*liveOutput, error) {
 	w, h := s.Quality.Size()
 	comp, err := mixer.NewCompositor(w, h)
 	if err != nil {
 		return nil, err
 	}
-	l := &liveOutput{comp: comp, track: track, settings: s, threads: threads}
-	if l.enc, err = l.newEncoder(s); err != nil {
-		comp.Close()
-		return nil, err
-	}
-	return l, nil
-}
-
-func (l *liveOutput) newEncoder(s Settings) (*transcode.Encoder, error) {
-	w, h := s.Quality.Size()
-	enc, err := transcode.NewVideoEncoder(transcode.VideoConfig{
-		Codec: "vp8", Width: w, Height: h, FPS: s.FPS, Bitrate: s.Quality.VideoBitrate(s.FPS),
-		Threads: l.threads, ErrorResilient: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mcu: live video encoder: %w", err)
-	}
-	return enc, nil
+	return &liveOutput{comp: comp, settings: s, ladder: output.Ladder(s.Quality, s.FPS), threads: threads, preset: preset,
+		base: time.Now(), tsOffset: uint32(time.Now().UnixNano()), log: func(string, ...any) {},
+		renditions: map[renditionKey]*rendition{}, scalers: map[int]*rungScaler{}}, nil
 }
 
 func (l *liveOutput) SetTiles(tiles []mixer.Tile) { l.comp.SetTiles(tiles) }
@@ -62,28 +54,68 @@ func (l *liveOutput) Picture(id string, f *astiav.Frame, arrived time.Time) {
 
 func (l *liveOutput) EndTile(id string) { l.comp.End(id) }
 
-// apply switches to new settings: the new encoder first, so that nothing
-// changes if it cannot be made.
-func (l *liveOutput) apply(s Settings) error {
-	enc, err := l.newEncoder(s)
-	if err != nil {
-		return err
+// apply switches to new settings. A new size or frame rate rebuilds the
+// ladder: every encoder is closed and every receiver starts again at its
+// chooser's rung with a keyframe.
+func (l *liveOutput) apply(s Settings, downs []*downTrack) error {
+	if s.Quality != l.settings.Quality || s.FPS != l.settings.FPS {
+		w, h := s.Quality.Size()
+		if err := l.comp.Resize(w, h); err != nil {
+			return err
+		}
+		l.closeRenditions()
+		l.ladder = output.Ladder(s.Quality, s.FPS)
+		for _, d := range downs {
+			d.cur, d.chooser = -1, rungChooser{}
+		}
 	}
-	w, h := s.Quality.Size()
-	if err := l.comp.Resize(w, h); err != nil {
-		enc.Close()
-		return err
-	}
-	l.enc.Close()
-	l.enc, l.settings, l.pts = enc, s, 0
+	l.settings = s
 	return nil
 }
 
-// encode composites and encodes the picture of tick now, writes it to the
-// shared track and hands each packet to subs. It returns the bytes sent.
-func (l *liveOutput) encode(now time.Time, key bool, subs []PacketSubscriber) (int64, error) {
-	if key {
-		l.enc.ForceKeyframe()
+// keyframeAll asks every running rendition for a keyframe (a new layout,
+// a new receiver).
+func (l *liveOutput) keyframeAll() {
+	for _, r := range l.renditions {
+		r.wantKey()
+	}
+}
+
+// encode composites the picture of tick now, encodes it for every
+// rendition in use and sends each connected receiver its packets. subs get
+// the packets of the VP8 rendition at the room's own size. It returns the
+// bytes encoded, or -1 when nothing was in use (nothing composited).
+func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubscriber) (int64, error) {
+	tick := l.ticks
+	l.ticks++
+	pin, ceiling := output.RungIndex(l.ladder, l.settings.Rung), max(0, output.RungIndex(l.ladder, l.settings.MaxRung))
+	// Choose rungs, and mark the renditions in use.
+	for _, d := range downs {
+		if !d.connected.Load() {
+			continue
+		}
+		if !now.Before(d.nextCheck) {
+			l.chooseRung(d, now, pin, ceiling)
+		}
+		l.use(renditionKey{d.codec, d.chooser.target}, now)
+		if d.cur >= 0 {
+			l.use(renditionKey{d.codec, d.cur}, now)
+		}
+	}
+	if len(subs) > 0 {
+		l.use(renditionKey{output.VP8, 0}, now)
+	}
+	active := false
+	for k, r := range l.renditions {
+		if r.used.Equal(now) {
+			active = true
+		} else if now.Sub(r.used) >= renditionIdle {
+			r.close()
+			delete(l.renditions, k)
+		}
+	}
+	if !active {
+		return -1, nil
 	}
 	start := time.Now()
 	pic, err := l.comp.Render(now)
@@ -91,34 +123,160 @@ func (l *liveOutput) encode(now time.Time, key bool, subs []PacketSubscriber) (i
 	if err != nil {
 		return 0, fmt.Errorf("mcu: compositing: %w", err)
 	}
-	// The RTP clock follows the wall clock, also across skipped ticks.
-	dur := time.Second / time.Duration(l.settings.FPS)
-	if !l.lastSent.IsZero() && now.Sub(l.lastSent) > dur {
-		dur = now.Sub(l.lastSent)
-	}
-	l.lastSent = now
-	var sent int64
-	start = time.Now()
-	err = l.enc.EncodeVideo(pic, l.pts, func(pkt *astiav.Packet) error {
-		data := pkt.Data()
-		sent += int64(len(data))
-		if len(subs) > 0 {
-			isKey := pkt.Flags().Has(astiav.PacketFlagKey)
-			for _, s := range subs {
-				s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: isKey, Settings: l.settings})
+	// Receivers' keyframe requests go to the rendition they are on.
+	for _, d := range downs {
+		if d.keyWanted.Swap(false) && d.cur >= 0 {
+			if r := l.renditions[renditionKey{d.codec, d.cur}]; r != nil {
+				r.wantKey()
 			}
 		}
-		return l.track.WriteSample(media.Sample{Data: data, Duration: dur})
-	})
+	}
+	ts := l.tsOffset + uint32(now.Sub(l.base)*90000/time.Second)
+	var sent int64
+	start = time.Now()
+	for k, r := range l.renditions {
+		r.pkts = r.pkts[:0]
+		if !r.used.Equal(now) || !r.due(tick) {
+			continue
+		}
+		f := pic
+		if k.rung > 0 {
+			s := l.scalers[k.rung]
+			if s == nil {
+				c, err := transcode.NewCanvas(r.spec.Width, r.spec.Height)
+				if err != nil {
+					return sent, err
+				}
+				s = &rungScaler{canvas: c, tick: -1}
+				l.scalers[k.rung] = s
+			}
+			if f, err = s.scale(pic, tick); err != nil {
+				return sent, err
+			}
+		}
+		var sub func(*astiav.Packet, bool)
+		if k == (renditionKey{output.VP8, 0}) && len(subs) > 0 {
+			sub = func(pkt *astiav.Packet, key bool) {
+				for _, s := range subs {
+					s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: key, Settings: Settings{Quality: l.settings.Quality, FPS: l.settings.FPS}})
+				}
+			}
+		}
+		n, err := r.encode(f, ts, now, sub)
+		sent += n
+		if err != nil {
+			return sent, fmt.Errorf("mcu: encoding live %s at %s: %w", k.codec, r.spec.Name, err)
+		}
+	}
 	l.metrics.Encoded(time.Since(start))
-	l.pts++
-	if err != nil {
-		return sent, fmt.Errorf("mcu: encoding live video: %w", err)
+	for _, d := range downs {
+		if d.connected.Load() {
+			l.feed(d, now)
+		}
 	}
 	return sent, nil
 }
 
+// use marks rendition k as needed on this tick, opening it if need be.
+func (l *liveOutput) use(k renditionKey, now time.Time) {
+	r := l.renditions[k]
+	if r == nil {
+		if k.rung >= len(l.ladder) {
+			return
+		}
+		var err error
+		if r, err = newRendition(k, l.ladder[k.rung], l.settings.FPS, l.threads, l.preset); err != nil {
+			l.log("live rendition", "err", err)
+			return
+		}
+		l.renditions[k] = r
+		l.log("live rendition opened", "codec", k.codec, "rung", r.spec.Name)
+	}
+	r.used = now
+}
+
+// chooseRung reconsiders receiver d's rung from its estimate and loss.
+func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
+	d.nextCheck = now.Add(rungCheck)
+	l.need = l.need[:0]
+	for i := range l.ladder {
+		l.need = append(l.need, l.rungNeed(d.codec, i))
+	}
+	est, loss := d.estimate(), d.lossFraction()
+	before := d.chooser.target
+	target := d.chooser.choose(now, l.need, est, loss, pin, ceiling)
+	if target != before {
+		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
+			"estimate", int(est), "loss", loss)
+	}
+	info := &ReceiveInfo{Codec: string(d.codec), EstimateBPS: int(est), Loss: loss, Probing: d.chooser.probing, Switches: d.switches.Load()}
+	if d.cur >= 0 {
+		info.Rung = l.ladder[d.cur].Name
+	}
+	if d.cur != target {
+		info.Target = l.ladder[target].Name
+	}
+	d.stats.Store(info)
+}
+
+// rungNeed is the rate rung i of codec sends: measured while it runs,
+// else (or while it runs above its budget after a keyframe) its budget.
+func (l *liveOutput) rungNeed(codec output.Codec, i int) float64 {
+	budget := float64(l.ladder[i].Bitrate)
+	rate := l.renditions[renditionKey{codec, i}].need()
+	if rate == 0 || rate > budget {
+		return budget
+	}
+	return rate
+}
+
+// feed sends receiver d this tick's packets of its rendition, switching to
+// its target rung at the target's keyframe, and pads while it probes.
+func (l *liveOutput) feed(d *downTrack, now time.Time) {
+	target := l.renditions[renditionKey{d.codec, d.chooser.target}]
+	if d.cur != d.chooser.target && target != nil {
+		if len(target.pkts) > 0 && target.keyed {
+			if d.cur >= 0 {
+				d.switches.Add(1)
+				l.metrics.RungSwitch()
+				l.log("receiver switched rung", "participant", d.id, "from", l.ladder[d.cur].Name, "to", target.spec.Name)
+			}
+			d.cur = d.chooser.target
+		} else {
+			target.wantKey()
+		}
+	}
+	if d.cur < 0 {
+		return
+	}
+	r := l.renditions[renditionKey{d.codec, d.cur}]
+	if r == nil || len(r.pkts) == 0 {
+		return
+	}
+	d.send(r.pkts)
+	if d.chooser.probing && d.cur == d.chooser.target && d.cur > 0 {
+		// Send, with the padding, about what the rung above needs (the
+		// estimate cannot exceed 1.5 times what arrives), growing with
+		// the estimate so a capped link only sees a small excess.
+		want := min(l.rungNeed(d.codec, d.cur-1)*rungHeadroom, max(d.estimate()*1.25, r.rate))
+		if extra := want - r.rate; extra > 0 {
+			d.pad(extra * float64(r.every) / float64(l.settings.FPS))
+		}
+	}
+}
+
+func (l *liveOutput) closeRenditions() {
+	for k, r := range l.renditions {
+		r.close()
+		delete(l.renditions, k)
+	}
+	for k, s := range l.scalers {
+		s.canvas.Close()
+		delete(l.scalers, k)
+	}
+}
+
 func (l *liveOutput) close() {
-	l.enc.Close()
+	l.closeRenditions()
 	l.comp.Close()
 }

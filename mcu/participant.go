@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -43,6 +44,8 @@ type Participant struct {
 	connected atomic.Bool
 
 	pc       *webrtc.PeerConnection
+	bwe      cc.BandwidthEstimator
+	down     *downTrack // this receiver's video, once its offer is in
 	audioOut *webrtc.TrackLocalStaticSample
 	audioIn  mixer.Track
 	sync     *avSync
@@ -50,6 +53,7 @@ type Participant struct {
 	outBlock []float32 // owned by the room's audio loop
 
 	tracksAdded bool // owned by the signaling goroutine
+	downMu      sync.Mutex
 	gone        atomic.Bool
 	leaveOnce   sync.Once
 	left        chan struct{} // closed once the participant has left
@@ -87,7 +91,7 @@ type statsSample struct {
 }
 
 func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out signaling.Sender) (*Participant, error) {
-	pc, err := r.rooms.api.NewPeerConnection(webrtc.Configuration{})
+	pc, bwe, err := r.rooms.newPeerConnection()
 	if err != nil {
 		return nil, fmt.Errorf("mcu: peer connection: %w", err)
 	}
@@ -103,7 +107,7 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 	}
 	p := &Participant{
 		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly, publishOnly: opts.PublishOnly,
-		pc: pc, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
+		pc: pc, bwe: bwe, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
 	}
@@ -118,12 +122,18 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			if !p.connected.Swap(true) && !p.publishOnly {
+				if d := p.downTrack(); d != nil {
+					d.connected.Store(true)
+				}
 				r.receivers.Add(1)
 				r.wake()
 			}
 			r.RequestKeyframe()
 		case webrtc.PeerConnectionStateDisconnected, webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			if p.connected.Swap(false) && !p.publishOnly {
+				if d := p.downTrack(); d != nil {
+					d.connected.Store(false)
+				}
 				r.receivers.Add(-1)
 			}
 			if s == webrtc.PeerConnectionStateFailed {
@@ -167,7 +177,20 @@ func (p *Participant) Offer(sdp string) (string, error) {
 			video, audio = false, false // nothing is sent to this participant
 		}
 		if video {
-			tracks = append(tracks, p.room.videoTrack)
+			codec, err := p.room.videoCodecFor(sdp)
+			if err != nil {
+				return "", err
+			}
+			d, err := newDownTrack(p.id, codec, p.bwe, p.log)
+			if err != nil {
+				return "", fmt.Errorf("mcu: video track: %w", err)
+			}
+			d.connected.Store(p.connected.Load())
+			p.downMu.Lock()
+			p.down = d
+			p.downMu.Unlock()
+			p.room.addDown(d)
+			tracks = append(tracks, d.track)
 		}
 		if audio {
 			tracks = append(tracks, p.audioOut)
@@ -328,8 +351,19 @@ func (p *Participant) spawn(fn func()) {
 	}()
 }
 
+// downTrack is the participant's video track, nil before its offer.
+func (p *Participant) downTrack() *downTrack {
+	p.downMu.Lock()
+	defer p.downMu.Unlock()
+	return p.down
+}
+
 // close stops the PeerConnection, which ends the read loops, and waits for them.
 func (p *Participant) close() {
+	if d := p.downTrack(); d != nil {
+		d.connected.Store(false)
+		p.room.removeDown(d)
+	}
 	p.spawnMu.Lock()
 	p.closing = true
 	p.spawnMu.Unlock()
@@ -352,13 +386,18 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 		if err != nil {
 			return
 		}
-		if !video {
+		d := p.downTrack()
+		if !video || d == nil {
 			continue
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				p.room.RequestKeyframe()
+				d.keyWanted.Store(true)
+			case *rtcp.ReceiverReport:
+				for _, rep := range pkt.Reports {
+					d.loss.Store(uint32(rep.FractionLost))
+				}
 			}
 		}
 	}
@@ -617,6 +656,9 @@ type ParticipantInfo struct {
 	// lip sync runs (both streams' sender reports known).
 	AVOffsetMS   *float64 `json:"av_offset_ms,omitempty"`
 	AudioDelayMS float64  `json:"audio_delay_ms"`
+	// Receive is the video this participant receives: codec, rung,
+	// bandwidth estimate and loss (absent before its first offer).
+	Receive *ReceiveInfo `json:"receive,omitempty"`
 }
 
 // Stats returns the participant's statistics. Rates cover at least the
@@ -625,7 +667,11 @@ type ParticipantInfo struct {
 func (p *Participant) Stats() ParticipantInfo {
 	now := time.Now()
 	in, frames := p.bytesIn.Load(), p.framesDecoded.Load()
-	out := p.bytesOut.Load() + p.room.bytesOut.Load()
+	out := p.bytesOut.Load()
+	d := p.downTrack()
+	if d != nil {
+		out += d.bytesSent.Load()
+	}
 	if p.receiveOnly {
 		out += p.room.mixBytesOut.Load()
 	}
@@ -636,6 +682,9 @@ func (p *Participant) Stats() ParticipantInfo {
 	}
 	if off, ok := p.sync.offsetMS(); ok {
 		info.AVOffsetMS = &off
+	}
+	if d != nil {
+		info.Receive = d.stats.Load()
 	}
 	info.AudioDelayMS = float64(p.sync.delayedAudio().Milliseconds())
 

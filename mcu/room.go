@@ -29,6 +29,14 @@ const keyframeThrottle = 500 * time.Millisecond
 type Settings struct {
 	Quality output.Quality `json:"quality"`
 	FPS     int            `json:"fps"`
+	// Codec is the live video codec: auto (each receiver's offer decides,
+	// H.264 when it offers both), vp8 or h264. It applies to receivers
+	// that join after it is set.
+	Codec output.Codec `json:"codec"`
+	// Rung pins every receiver to one rung of the ladder; MaxRung caps the
+	// highest rung. Empty means the bandwidth estimate decides.
+	Rung    string `json:"rung,omitempty"`
+	MaxRung string `json:"max_rung,omitempty"`
 }
 
 // EmptyRoomTimeout is how long a room that is still being recorded stays
@@ -55,7 +63,6 @@ type Room struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	videoTrack *webrtc.TrackLocalStaticSample
 	// mixTrack carries the full mix, encoded once, to every receive-only
 	// participant.
 	mixTrack   *webrtc.TrackLocalStaticSample
@@ -68,6 +75,8 @@ type Room struct {
 
 	members atomic.Pointer[memberSnapshot]
 	sinks   atomic.Pointer[sinkSnapshot]
+	// downs is every receiver's video track, for the video loop.
+	downs atomic.Pointer[[]*downTrack]
 	// speakers is written by the audio loop; speakerLevels holds the
 	// latest levels for the API; view by operators (SetView); placed by
 	// the video loop, the live composite's tiles.
@@ -79,6 +88,7 @@ type Room struct {
 	mu           sync.Mutex
 	participants []*Participant
 	sinkList     []Sink
+	downList     []*downTrack
 	subs         []PacketSubscriber
 	settings     Settings
 	nextID       int
@@ -114,10 +124,6 @@ type sinkSnapshot struct {
 }
 
 func newRoom(s *Rooms, name string) (*Room, error) {
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "mcu-"+name)
-	if err != nil {
-		return nil, fmt.Errorf("mcu: room video track: %w", err)
-	}
 	mixTrack, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: output.SampleRate, Channels: 2}, "audio", "mcu-"+name+"-mix")
 	if err != nil {
 		return nil, fmt.Errorf("mcu: room mix track: %w", err)
@@ -126,15 +132,16 @@ func newRoom(s *Rooms, name string) (*Room, error) {
 	r := &Room{
 		rooms: s, name: name, log: s.log.With("room", name),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		videoTrack: track, mixTrack: mixTrack,
+		mixTrack:   mixTrack,
 		settingsCh: make(chan struct{}, 1),
 		videoWake:  make(chan struct{}, 1), audioWake: make(chan struct{}, 1),
-		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS},
+		settings: Settings{Quality: s.cfg.Quality, FPS: s.cfg.FPS, Codec: s.cfg.Codec},
 		created:  time.Now(),
 		metrics:  s.cfg.Metrics.OpenRoom(name),
 	}
 	r.members.Store(&memberSnapshot{})
 	r.sinks.Store(&sinkSnapshot{})
+	r.downs.Store(&[]*downTrack{})
 	r.speakers.Store(&speakerSnapshot{})
 	r.view.Store(&viewSnapshot{layout: mixer.LayoutAuto})
 	return r, nil
@@ -395,6 +402,29 @@ func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
 	return s, nil
 }
 
+// addDown registers a receiver's video track with the video loop.
+func (r *Room) addDown(d *downTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.downList = append(r.downList[:len(r.downList):len(r.downList)], d)
+	list := r.downList
+	r.downs.Store(&list)
+}
+
+// removeDown forgets a receiver's video track.
+func (r *Room) removeDown(d *downTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.downList {
+		if x == d {
+			r.downList = append(r.downList[:i:i], r.downList[i+1:]...)
+			break
+		}
+	}
+	list := r.downList
+	r.downs.Store(&list)
+}
+
 // RequestKeyframe asks the live encoder for a keyframe. Requests closer
 // than keyframeThrottle to the previous keyframe are held, not dropped: the
 // video loop serves them once the throttle allows.
@@ -544,7 +574,7 @@ type videoState struct {
 // receives it.
 func (r *Room) videoLoop() {
 	s := r.Settings()
-	live, err := newLiveOutput(r.videoTrack, s, r.rooms.cfg.EncoderThreads)
+	live, err := newLiveOutput(s, r.rooms.cfg.EncoderThreads, r.rooms.cfg.LivePreset)
 	if err != nil {
 		r.log.Error("live output", "err", err)
 		r.Close()
@@ -552,6 +582,7 @@ func (r *Room) videoLoop() {
 	}
 	defer live.close()
 	live.metrics = r.metrics
+	live.log = r.log.Debug
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	st := &videoState{cameraOff: map[string]bool{}}
@@ -564,7 +595,7 @@ func (r *Room) videoLoop() {
 			if ns == live.settings {
 				continue
 			}
-			if err := live.apply(ns); err != nil {
+			if err := live.apply(ns, *r.downs.Load()); err != nil {
 				r.log.Error("changing output settings", "err", err)
 				continue
 			}
@@ -641,16 +672,19 @@ func (r *Room) tick(now time.Time, live *liveOutput, st *videoState) {
 	if r.receivers.Load() == 0 && len(ss.subs) == 0 {
 		return
 	}
-	key := false
 	if r.keyNow.Swap(false) || r.keyWanted.Load() && now.Sub(st.lastKey) >= keyframeThrottle {
 		r.keyWanted.Store(false)
-		st.lastKey, key = now, true
+		st.lastKey = now
+		live.keyframeAll()
 		r.keyframes.Add(1)
 		r.metrics.Keyframes(1)
 	}
-	sent, err := live.encode(now, key, ss.subs)
+	sent, err := live.encode(now, *r.downs.Load(), ss.subs)
 	if err != nil {
 		r.log.Warn("live output", "err", err)
+	}
+	if sent < 0 {
+		return // nobody connected yet: nothing composited
 	}
 	r.framesOut.Add(1)
 	r.bytesOut.Add(sent)

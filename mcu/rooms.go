@@ -12,6 +12,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/metrics"
@@ -26,6 +28,11 @@ type Config struct {
 	// Quality and FPS are the output settings of new rooms.
 	Quality output.Quality
 	FPS     int
+	// Codec is the live video codec of new rooms (default auto: each
+	// receiver's offer decides, H.264 when it offers both).
+	Codec output.Codec
+	// LivePreset is libx264's preset for live H.264 (default ultrafast).
+	LivePreset string
 	// MaxParticipants per room (0 = 16): publishers, each a tile and a
 	// decoder.
 	MaxParticipants int
@@ -63,6 +70,12 @@ type Rooms struct {
 	api *webrtc.API
 	log *slog.Logger
 
+	// pcMu serialises PeerConnection creation so that the bandwidth
+	// estimator the congestion-control interceptor makes for the new
+	// connection (newBWE, set from its callback) is known to be its own.
+	pcMu   sync.Mutex
+	newBWE cc.BandwidthEstimator
+
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	hooks  []func(*Room)
@@ -84,6 +97,15 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	}
 	if _, err := output.ParseFPS(cfg.FPS); err != nil {
 		return nil, fmt.Errorf("mcu: %w", err)
+	}
+	if cfg.Codec == "" {
+		cfg.Codec = output.CodecAuto
+	}
+	if _, err := output.ParseCodec(string(cfg.Codec)); err != nil {
+		return nil, fmt.Errorf("mcu: %w", err)
+	}
+	if cfg.LivePreset == "" {
+		cfg.LivePreset = output.DefaultLivePreset
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 16
@@ -129,6 +151,23 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("mcu: interceptors: %w", err)
 	}
+	// Send-side bandwidth estimation: transport-wide sequence numbers on
+	// what we send, GCC over the receivers' feedback. It only estimates:
+	// pacing is left to the rungs' encoders.
+	rs := &Rooms{cfg: cfg, log: cfg.Log, rooms: map[string]*Room{}}
+	top := output.Ladder(cfg.Quality, cfg.FPS)[0].Bitrate
+	congestion, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			gcc.SendSideBWEInitialBitrate(top*5/4), gcc.SendSideBWEMinBitrate(50_000), gcc.SendSideBWEMaxBitrate(4*top))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mcu: congestion control: %w", err)
+	}
+	congestion.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { rs.newBWE = e })
+	ir.Add(congestion)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		return nil, fmt.Errorf("mcu: transport-wide congestion control: %w", err)
+	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	if cfg.UDPPortMin > 0 || cfg.UDPPortMax > 0 {
@@ -154,8 +193,20 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
 	se.LoggerFactory = lf
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &Rooms{cfg: cfg, api: api, log: cfg.Log, rooms: map[string]*Room{}}, nil
+	rs.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return rs, nil
+}
+
+// newPeerConnection makes a PeerConnection and returns it with its
+// bandwidth estimator.
+func (s *Rooms) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+	s.pcMu.Lock()
+	defer s.pcMu.Unlock()
+	s.newBWE = nil
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	bwe := s.newBWE
+	s.newBWE = nil
+	return pc, bwe, err
 }
 
 // OnRoom registers fn to be called for every new room, before anyone is in it.

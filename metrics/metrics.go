@@ -32,6 +32,7 @@ type Metrics struct {
 	roomFramesDropped                                  *prometheus.CounterVec
 	encodeSeconds, compositeSeconds, latencySeconds    prometheus.Histogram
 	decodeErrors, keyframes, packetsLost               prometheus.Counter
+	rungSwitches                                       prometheus.Counter
 	plis, nacks, bytes                                 *prometheus.CounterVec
 	recordingsActive                                   prometheus.Gauge
 	recordingsTotal, recordingsFailed, recordingBytes  prometheus.Counter
@@ -85,6 +86,7 @@ func New() *Metrics {
 	m.latencySeconds = histogram("mcu_added_latency_seconds", "Time a picture spends in the server, from its last RTP packet in to its encoded frame out.", prometheus.ExponentialBuckets(0.005, 1.6, 12))
 	m.decodeErrors = counter("mcu_decode_errors_total", "Incoming frames that failed to decode.")
 	m.keyframes = counter("mcu_keyframes_total", "Keyframes forced in room outputs (receivers' PLIs, new receivers and recordings).")
+	m.rungSwitches = counter("mcu_rung_switches_total", "Receivers moved from one rung of a room's rendition ladder to another.")
 	m.packetsLost = counter("mcu_packets_lost_total", "Incoming RTP packets lost (sequence gaps).")
 	m.plis = counterVec("mcu_plis_total", "Picture loss indications: in from receivers of the output, out to publishers.", "direction")
 	m.nacks = counterVec("mcu_nacks_total", "NACKed packets: in from receivers of the output, out to publishers.", "direction")
@@ -233,6 +235,13 @@ func (r *Room) AddedLatency(d time.Duration) {
 func (r *Room) Keyframes(n int) {
 	if r != nil && n > 0 {
 		r.m.keyframes.Add(float64(n))
+	}
+}
+
+// RungSwitch counts one receiver moved to another rung of the ladder.
+func (r *Room) RungSwitch() {
+	if r != nil {
+		r.m.rungSwitches.Inc()
 	}
 }
 

@@ -25,6 +25,11 @@ type VideoConfig struct {
 	GlobalHeader bool
 	// ErrorResilient makes VP8 streams recover better from packet loss (live).
 	ErrorResilient bool
+	// Preset is libx264's speed preset (default "veryfast"); ignored for VP8.
+	Preset string
+	// Live caps H.264's bitrate over half a second at Bitrate, so that a
+	// receiver's link sees no bursts above what it was promised.
+	Live bool
 }
 
 // Encoder wraps one libavcodec encoder.
@@ -57,7 +62,11 @@ func NewVideoEncoder(cfg VideoConfig) (*Encoder, error) {
 		}
 	case "h264":
 		codec = astiav.FindEncoderByName("libx264")
-		_ = opts.Set("preset", "veryfast", 0)
+		preset := cfg.Preset
+		if preset == "" {
+			preset = "veryfast"
+		}
+		_ = opts.Set("preset", preset, 0)
 		_ = opts.Set("tune", "zerolatency", 0)
 		_ = opts.Set("profile", "baseline", 0)
 	default:
@@ -90,7 +99,12 @@ func NewVideoEncoder(cfg VideoConfig) (*Encoder, error) {
 	}
 	cc.SetThreadCount(threads)
 	if cfg.Codec == "h264" {
-		_ = opts.Set("x264-params", "keyint="+strconv.Itoa(gop)+":min-keyint="+strconv.Itoa(gop)+":scenecut=0", 0)
+		params := "keyint=" + strconv.Itoa(gop) + ":min-keyint=" + strconv.Itoa(gop) + ":scenecut=0"
+		if cfg.Live {
+			kbps := strconv.Itoa(cfg.Bitrate / 1000)
+			params += ":vbv-maxrate=" + kbps + ":vbv-bufsize=" + strconv.Itoa(cfg.Bitrate/2000)
+		}
+		_ = opts.Set("x264-params", params, 0)
 	}
 	if cfg.GlobalHeader {
 		cc.SetFlags(cc.Flags().Add(astiav.CodecContextFlagGlobalHeader))

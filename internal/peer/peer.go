@@ -92,6 +92,7 @@ type Client struct {
 	restarting   atomic.Bool
 	keyWanted    atomic.Bool // the server asked for a keyframe (Clip replay)
 	disconnected atomic.Bool // the signaling connection has ended
+	videoCodec   atomic.Pointer[string]
 
 	sent []atomic.Int64 // unix nanoseconds each Clip picture was last sent
 
@@ -555,19 +556,24 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 			})
 		}
 	}
-	if codec != "vp8" {
+	if codec != "vp8" && codec != "h264" {
 		return
 	}
+	c.videoCodec.Store(&codec)
 	if !c.opts.Decode {
-		c.countVideo(t)
+		c.countVideo(t, codec)
 		return
 	}
-	dec, err := transcode.NewStreamDecoder("vp8")
+	dec, err := transcode.NewStreamDecoder(codec)
 	if err != nil {
 		return
 	}
 	defer dec.Close()
-	sb := samplebuilder.New(256, &codecs.VP8Packet{}, 90000)
+	var depack rtp.Depacketizer = &codecs.VP8Packet{}
+	if codec == "h264" {
+		depack = &codecs.H264Packet{}
+	}
+	sb := samplebuilder.New(256, depack, 90000)
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -604,19 +610,19 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 // the server sent it (its packets leave together). With Options.Watch it
 // also assembles each picture on its marker bit, without waiting for the
 // next one as a samplebuilder does, and decodes it.
-func (c *Client) countVideo(t *webrtc.TrackRemote) {
+func (c *Client) countVideo(t *webrtc.TrackRemote, codec string) {
 	var (
 		lastTS  uint32
 		started bool
 		asm     *assembler
 	)
 	if c.opts.Watch != nil {
-		dec, err := transcode.NewStreamDecoder("vp8")
+		dec, err := transcode.NewStreamDecoder(codec)
 		if err != nil {
 			return
 		}
 		defer dec.Close()
-		asm = &assembler{dec: dec, needKey: true, watch: c.opts.Watch, pli: func() {
+		asm = &assembler{dec: dec, h264: codec == "h264", needKey: true, watch: c.opts.Watch, pli: func() {
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
 		}}
 	}
@@ -656,6 +662,8 @@ type assembler struct {
 	pli     func()
 	lastPLI time.Time
 	vp8     codecs.VP8Packet
+	h264    bool
+	avc     codecs.H264Packet
 
 	ts       uint32
 	at       time.Time
@@ -671,7 +679,7 @@ func (a *assembler) start(pkt *rtp.Packet, at time.Time) {
 		a.lost() // the previous picture never saw its marker
 	}
 	a.ts, a.at, a.building, a.data = pkt.Timestamp, at, true, a.data[:0]
-	a.ok = a.vp8.IsPartitionHead(pkt.Payload)
+	a.ok = a.h264 || a.vp8.IsPartitionHead(pkt.Payload)
 	a.next = pkt.SequenceNumber
 	a.add(pkt)
 }
@@ -684,7 +692,15 @@ func (a *assembler) add(pkt *rtp.Packet) {
 		a.ok = false
 	}
 	a.next = pkt.SequenceNumber + 1
-	if payload, err := a.vp8.Unmarshal(pkt.Payload); err == nil {
+	if len(pkt.Payload) == 0 {
+		// padding: nothing to add
+	} else if a.h264 {
+		if payload, err := a.avc.Unmarshal(pkt.Payload); err == nil {
+			a.data = append(a.data, payload...)
+		} else {
+			a.ok = false
+		}
+	} else if payload, err := a.vp8.Unmarshal(pkt.Payload); err == nil {
 		a.data = append(a.data, payload...)
 	} else {
 		a.ok = false
@@ -698,7 +714,7 @@ func (a *assembler) add(pkt *rtp.Packet) {
 		return
 	}
 	if a.needKey {
-		if len(a.data) == 0 || a.data[0]&1 != 0 {
+		if !a.keyframe() {
 			a.askKey()
 			return
 		}
@@ -717,6 +733,25 @@ func (a *assembler) add(pkt *rtp.Packet) {
 	}
 }
 
+// keyframe reports whether the assembled picture is a keyframe: VP8's
+// inverse key bit, or an H.264 IDR or SPS.
+func (a *assembler) keyframe() bool {
+	if len(a.data) == 0 {
+		return false
+	}
+	if !a.h264 {
+		return a.data[0]&1 == 0
+	}
+	for i := 0; i+3 < len(a.data); i++ {
+		if a.data[i] == 0 && a.data[i+1] == 0 && a.data[i+2] == 1 {
+			if t := a.data[i+3] & 0x1f; t == 5 || t == 7 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (a *assembler) lost() {
 	a.building, a.needKey = false, true
 	a.askKey()
@@ -727,6 +762,15 @@ func (a *assembler) askKey() {
 		a.lastPLI = time.Now()
 		a.pli()
 	}
+}
+
+// VideoCodec is the codec of the received video ("vp8", "h264"), "" before
+// it arrives.
+func (c *Client) VideoCodec() string {
+	if s := c.videoCodec.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Picture returns the last decoded picture, or nil.

@@ -1,0 +1,114 @@
+package mcu
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/mcu-dev/mcu/output"
+)
+
+// paddingSize is the padding carried by one probe packet (the most RTP
+// padding can hold).
+const paddingSize = 255
+
+// downTrack is one receiver's video: its own track, fed with the packets
+// of the rendition its rung chooser picked. Sequence numbers are its own,
+// so a switch between rungs looks to the receiver like one continuous
+// stream that starts a new keyframe; timestamps come from the room clock,
+// which all renditions share.
+//
+// The participant makes it and feeds it RTCP (keyframe requests, loss);
+// the room's video goroutine owns everything else.
+type downTrack struct {
+	id    string
+	codec output.Codec
+	track *webrtc.TrackLocalStaticRTP
+	bwe   cc.BandwidthEstimator // nil: the rung follows loss alone
+	log   *slog.Logger
+
+	connected atomic.Bool
+	keyWanted atomic.Bool   // the receiver asked for a keyframe
+	loss      atomic.Uint32 // fraction lost in its latest report, in 1/256
+	switches  atomic.Int64
+	bytesSent atomic.Int64
+	stats     atomic.Pointer[ReceiveInfo]
+
+	// the video goroutine's
+	cur       int // rung being sent; -1 until the first keyframe
+	chooser   rungChooser
+	nextCheck time.Time
+	seq       uint16
+	ts        uint32
+	padBudget float64
+}
+
+// ReceiveInfo is what the API shows of a receiver's video.
+type ReceiveInfo struct {
+	Codec string `json:"codec"`
+	// Rung is the rung being sent, Target the one being switched to.
+	Rung   string `json:"rung"`
+	Target string `json:"target,omitempty"`
+	// EstimateBPS is the send-side bandwidth estimate (0 while unknown).
+	EstimateBPS int `json:"estimate_bps"`
+	// Loss is the fraction of packets lost in the receiver's last report.
+	Loss     float64 `json:"loss"`
+	Probing  bool    `json:"probing,omitempty"`
+	Switches int64   `json:"switches"`
+}
+
+func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, log *slog.Logger) (*downTrack, error) {
+	capability := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	if codec == output.H264 {
+		capability = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp}
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(capability, "video", "mcu-"+id)
+	if err != nil {
+		return nil, err
+	}
+	return &downTrack{id: id, codec: codec, track: track, bwe: bwe, log: log, cur: -1}, nil
+}
+
+// h264Fmtp is the H.264 the room sends: constrained baseline, level 3.1,
+// fragmented NAL units.
+const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// estimate is the current bandwidth estimate in bits per second, 0 while
+// there is none.
+func (d *downTrack) estimate() float64 {
+	if d.bwe == nil {
+		return 0
+	}
+	return float64(d.bwe.GetTargetBitrate())
+}
+
+func (d *downTrack) lossFraction() float64 { return float64(d.loss.Load()) / 256 }
+
+// send writes one picture's packets (renumbered) to the receiver.
+func (d *downTrack) send(pkts []*rtp.Packet) {
+	for _, p := range pkts {
+		out := *p
+		out.SequenceNumber = d.seq
+		d.seq++
+		d.ts = out.Timestamp
+		d.bytesSent.Add(int64(len(out.Payload) + 12))
+		_ = d.track.WriteRTP(&out)
+	}
+}
+
+// pad sends bits of padding-only packets: probes that let the bandwidth
+// estimate climb above what the current rung sends.
+func (d *downTrack) pad(bits float64) {
+	d.padBudget += bits
+	for d.padBudget >= paddingSize*8 {
+		d.padBudget -= paddingSize * 8
+		p := rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, SequenceNumber: d.seq, Timestamp: d.ts}}
+		d.seq++
+		d.bytesSent.Add(paddingSize + 12)
+		_ = d.track.WriteRTP(&p)
+	}
+}
