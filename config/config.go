@@ -34,6 +34,8 @@ type Config struct {
 
 	Quality        string `yaml:"quality" env:"MCU_QUALITY" flag:"quality" usage:"Output quality of new rooms: 360p, 480p or 720p."`
 	FPS            int    `yaml:"fps" env:"MCU_FPS" flag:"fps" usage:"Output frame rate of new rooms: 15 or 30."`
+	Codec          string `yaml:"codec" env:"MCU_CODEC" flag:"codec" usage:"Live video codec of new rooms: auto (each receiver's offer decides, H.264 when it offers both), vp8 or h264."`
+	H264Preset     string `yaml:"h264_preset" env:"MCU_H264_PRESET" flag:"h264-preset" usage:"libx264 speed preset of live H.264: ultrafast (cheapest) to medium."`
 	EncoderThreads int    `yaml:"encoder_threads" env:"MCU_ENCODER_THREADS" flag:"encoder-threads" usage:"Threads of each room's video encoder (one per room scales best)."`
 
 	UDPPort    int         `yaml:"udp_port" env:"MCU_UDP_PORT" flag:"udp-port" usage:"One UDP port for all WebRTC media (ICE mux). 0: 7882 when http listens beyond loopback and udp_ports is empty, else off; -1: off."`
@@ -98,6 +100,8 @@ func Default() *Config {
 		TLS:            "auto",
 		Quality:        "720p",
 		FPS:            30,
+		Codec:          "auto",
+		H264Preset:     "ultrafast",
 		EncoderThreads: 1,
 		Loopback:       true,
 		Limits: Limits{

@@ -59,6 +59,14 @@ func (c *Config) Validate() error {
 	if _, err := output.ParseFPS(c.FPS); err != nil {
 		errs = append(errs, badValue("fps (from %s): %v", c.Origin("fps"), err))
 	}
+	if _, err := output.ParseCodec(c.Codec); err != nil {
+		errs = append(errs, badValue("codec (from %s): %v", c.Origin("codec"), err))
+	}
+	switch c.H264Preset {
+	case "ultrafast", "superfast", "veryfast", "faster", "fast", "medium":
+	default:
+		bad("h264_preset", c.H264Preset, "allowed values are ultrafast, superfast, veryfast, faster, fast and medium")
+	}
 	if c.EncoderThreads < 1 || c.EncoderThreads > 16 {
 		bad("encoder_threads", c.EncoderThreads, "allowed values are 1 to 16")
 	}

@@ -41,6 +41,7 @@ type downTrack struct {
 	// the video goroutine's
 	cur       int // rung being sent; -1 until the first keyframe
 	chooser   rungChooser
+	probe     prober
 	nextCheck time.Time
 	seq       uint16
 	ts        uint32
@@ -55,6 +56,9 @@ type ReceiveInfo struct {
 	Target string `json:"target,omitempty"`
 	// EstimateBPS is the send-side bandwidth estimate (0 while unknown).
 	EstimateBPS int `json:"estimate_bps"`
+	// ProbedBPS is a rate a probe showed the link carries, above the
+	// estimate (0 when none).
+	ProbedBPS int `json:"probed_bps,omitempty"`
 	// Loss is the fraction of packets lost in the receiver's last report.
 	Loss     float64 `json:"loss"`
 	Probing  bool    `json:"probing,omitempty"`
@@ -84,6 +88,14 @@ func (d *downTrack) estimate() float64 {
 		return 0
 	}
 	return float64(d.bwe.GetTargetBitrate())
+}
+
+// overused reports whether the estimator sees the link's queue growing.
+func (d *downTrack) overused() bool {
+	if d.bwe == nil {
+		return false
+	}
+	return d.bwe.GetStats()["usage"] == "overuse"
 }
 
 func (d *downTrack) lossFraction() float64 { return float64(d.loss.Load()) / 256 }

@@ -204,12 +204,22 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	}
 	est, loss := d.estimate(), d.lossFraction()
 	before := d.chooser.target
-	target := d.chooser.choose(now, l.need, est, loss, pin, ceiling)
+	target := d.chooser.choose(now, l.need, d.probe.estimate(est), loss, pin, ceiling)
+	if target < before {
+		d.probe.done()
+	}
+	// Probe for the rung above while the chooser wants to climb.
+	want, media := 0.0, 0.0
+	if d.chooser.probing && d.cur == target && target > 0 {
+		want, media = l.need[target-1]*rungHeadroom, l.need[target]
+	}
+	d.probe.update(now, want, est, media, loss >= upLoss || d.overused())
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
-			"estimate", int(est), "loss", loss)
+			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)
 	}
-	info := &ReceiveInfo{Codec: string(d.codec), EstimateBPS: int(est), Loss: loss, Probing: d.chooser.probing, Switches: d.switches.Load()}
+	info := &ReceiveInfo{Codec: string(d.codec), EstimateBPS: int(est), ProbedBPS: int(d.probe.confirmed), Loss: loss,
+		Probing: d.probe.rate > 0, Switches: d.switches.Load()}
 	if d.cur >= 0 {
 		info.Rung = l.ladder[d.cur].Name
 	}
@@ -254,12 +264,10 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 		return
 	}
 	d.send(r.pkts)
-	if d.chooser.probing && d.cur == d.chooser.target && d.cur > 0 {
-		// Send, with the padding, about what the rung above needs (the
-		// estimate cannot exceed 1.5 times what arrives), growing with
-		// the estimate so a capped link only sees a small excess.
-		want := min(l.rungNeed(d.codec, d.cur-1)*rungHeadroom, max(d.estimate()*1.25, r.rate))
-		if extra := want - r.rate; extra > 0 {
+	if d.probe.rate > 0 && d.cur == d.chooser.target {
+		// Padding makes up the difference between the probe's rate and
+		// what the rung sends.
+		if extra := d.probe.rate - r.rate; extra > 0 {
 			d.pad(extra * float64(r.every) / float64(l.settings.FPS))
 		}
 	}

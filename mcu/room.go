@@ -378,24 +378,15 @@ func (r *Room) SetSettings(quality string, fps int) (Settings, error) {
 			return r.Settings(), err
 		}
 	}
-	r.mu.Lock()
-	s := r.settings
-	if q != "" {
-		s.Quality = q
-	}
-	if fps != 0 {
-		s.FPS = fps
-	}
-	changed := s != r.settings
-	r.settings = s
-	r.mu.Unlock()
-	if changed {
-		// The video loop reads the settings when signalled; a pending
-		// signal already covers this change.
-		select {
-		case r.settingsCh <- struct{}{}:
-		default:
+	s, changed := r.changeSettings(func(s *Settings) {
+		if q != "" {
+			s.Quality = q
 		}
+		if fps != 0 {
+			s.FPS = fps
+		}
+	})
+	if changed {
 		r.log.Info("output settings changed", "quality", s.Quality, "fps", s.FPS)
 	}
 	r.broadcast(signaling.Message{Type: signaling.TypeSettings, Quality: string(s.Quality), FPS: s.FPS}, nil)
@@ -423,6 +414,66 @@ func (r *Room) removeDown(d *downTrack) {
 	}
 	list := r.downList
 	r.downs.Store(&list)
+}
+
+// changeSettings applies fn to the settings and signals the video loop if
+// they changed.
+func (r *Room) changeSettings(fn func(*Settings)) (Settings, bool) {
+	r.mu.Lock()
+	s := r.settings
+	fn(&s)
+	changed := s != r.settings
+	r.settings = s
+	r.mu.Unlock()
+	if changed {
+		// The video loop reads the settings when signalled; a pending
+		// signal already covers this change.
+		select {
+		case r.settingsCh <- struct{}{}:
+		default:
+		}
+	}
+	return s, changed
+}
+
+// SetLadder changes the operator's choices for the receivers' video (nil
+// keeps one): the codec of receivers that join from now on (auto, vp8,
+// h264), a rung every receiver is pinned to, and the highest rung allowed
+// ("" for none). Pins and caps apply within a quarter of a second.
+func (r *Room) SetLadder(codec, rung, maxRung *string) (Settings, error) {
+	var c output.Codec
+	var pin, ceiling string
+	var err error
+	if codec != nil {
+		if c, err = output.ParseCodec(*codec); err != nil {
+			return r.Settings(), err
+		}
+	}
+	if rung != nil {
+		if pin, err = output.ParseRung(*rung); err != nil {
+			return r.Settings(), err
+		}
+	}
+	if maxRung != nil {
+		if ceiling, err = output.ParseRung(*maxRung); err != nil {
+			return r.Settings(), fmt.Errorf("max_rung: %w", err)
+		}
+	}
+	s, changed := r.changeSettings(func(s *Settings) {
+		if codec != nil {
+			s.Codec = c
+		}
+		if rung != nil {
+			s.Rung = pin
+		}
+		if maxRung != nil {
+			s.MaxRung = ceiling
+		}
+	})
+	if changed {
+		r.log.Info("receiver video settings changed", "codec", s.Codec, "rung", s.Rung, "max_rung", s.MaxRung)
+	}
+	return s, nil
 }
 
 // RequestKeyframe asks the live encoder for a keyframe. Requests closer
@@ -909,8 +960,11 @@ func (o *mixOut) close() {
 
 // RoomInfo describes a room for the HTTP API.
 type RoomInfo struct {
-	Name         string            `json:"name"`
-	Settings     Settings          `json:"settings"`
+	Name     string   `json:"name"`
+	Settings Settings `json:"settings"`
+	// Ladder is the rungs receivers move between, largest first; each
+	// participant's "receive" says which one it is on.
+	Ladder       []output.Rung     `json:"ladder"`
 	Participants []ParticipantInfo `json:"participants"`
 	// Viewers counts the receive-only participants (WHEP viewers, watch
 	// pages); they are not listed in Participants.
@@ -936,7 +990,8 @@ type RoomInfo struct {
 // Info returns a snapshot of the room with live participant statistics.
 func (r *Room) Info() RoomInfo {
 	ps := r.Participants()
-	info := RoomInfo{Name: r.name, Settings: r.Settings(), Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
+	settings := r.Settings()
+	info := RoomInfo{Name: r.name, Settings: settings, Ladder: output.Ladder(settings.Quality, settings.FPS), Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
 	for _, p := range ps {
 		if p.receiveOnly {
 			info.Viewers++

@@ -10,8 +10,13 @@ import "time"
 // next keyframe (downTrack).
 const (
 	// rungHeadroom: a rung fits when the estimate is this much above what
-	// the rung sends.
+	// the rung sends. A receiver stays on its rung until the estimate
+	// has been under rungFloor times what it sends for downHold: GCC
+	// answers one overuse with 0.85 times what arrived, which is no reason
+	// to move, while a link that cannot carry the rung keeps it lower.
 	rungHeadroom = 1.15
+	rungFloor    = 0.8
+	downHold     = time.Second
 	// upHold is how long the estimate must fit the next rung up.
 	upHold = 3 * time.Second
 	// downLoss and upLoss are the reported loss fractions that push a
@@ -25,8 +30,9 @@ const (
 // rungChooser is one receiver's rung state machine; the room's video
 // goroutine owns it.
 type rungChooser struct {
-	target    int       // the rung wanted, 0 is the top
-	fitsSince time.Time // since when the rung above target fits
+	target     int       // the rung wanted, 0 is the top
+	fitsSince  time.Time // since when the rung above target fits
+	shortSince time.Time // since when the estimate is short of target
 	probing   bool      // padding is sent so the estimate can reach the rung above
 }
 
@@ -51,9 +57,16 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 		return c.target // no estimate yet: stay
 	}
 	fits := func(i int) bool { return est >= need[i]*rungHeadroom }
-	// Down at once: the highest rung that fits, at least one down on
+	short := est < need[c.target]*rungFloor
+	switch {
+	case !short:
+		c.shortSince = time.Time{}
+	case c.shortSince.IsZero():
+		c.shortSince = now
+	}
+	// Down quickly: to the highest rung that fits, at least one down on
 	// heavy loss.
-	if !fits(c.target) || loss >= downLoss {
+	if short && now.Sub(c.shortSince) >= downHold || loss >= downLoss {
 		to := c.target
 		for to < last && !fits(to) {
 			to++
@@ -61,7 +74,7 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 		if loss >= downLoss && to == c.target && to < last {
 			to++
 		}
-		c.target, c.fitsSince, c.probing = to, time.Time{}, false
+		c.target, c.fitsSince, c.shortSince, c.probing = to, time.Time{}, time.Time{}, false
 		return c.target
 	}
 	// Up slowly: the rung above must fit, with little loss, for upHold.
@@ -86,3 +99,66 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 	}
 	return c.target
 }
+
+// Probing. GCC lets its estimate grow about 8% a second and never past
+// 1.5 times what arrives, so a receiver that dropped to a low rung would
+// take half a minute to show that its link recovered. The prober finds out
+// faster, as browsers do: it pads the receiver's stream up to a higher
+// rate, one step a second, and a rate the link carried for a second with
+// no overuse and little loss counts as confirmed bandwidth. Overuse or
+// loss ends the probe at once and the next one waits (2 s, doubling to
+// maxProbeBackoff).
+const (
+	probeStep       = 1.5
+	probeHold       = time.Second
+	maxProbeBackoff = 8 * time.Second
+)
+
+type prober struct {
+	rate      float64   // total rate being probed; 0 when not probing
+	since     time.Time // when rate was set
+	confirmed float64   // a rate the link carried cleanly; 0 for none
+	next      time.Time // earliest start of the next probe
+	backoff   time.Duration
+}
+
+// update advances the probe. want is the total rate to show (0: nothing
+// to probe for), est the estimate, media what the rung itself sends,
+// congested whether the estimator sees overuse or the receiver loss.
+func (p *prober) update(now time.Time, want, est, media float64, congested bool) {
+	if congested {
+		if p.rate > 0 {
+			p.backoff = min(maxProbeBackoff, max(2*time.Second, 2*p.backoff))
+			p.next = now.Add(p.backoff)
+		}
+		p.rate, p.confirmed = 0, 0
+		return
+	}
+	if p.confirmed > 0 && est >= p.confirmed {
+		p.confirmed = 0 // the estimate caught up
+	}
+	if want <= 0 {
+		p.rate = 0
+		return
+	}
+	switch {
+	case p.rate == 0:
+		if now.Before(p.next) {
+			return
+		}
+		p.rate, p.since = min(want, max(est, media)*probeStep), now
+	case now.Sub(p.since) >= probeHold:
+		p.confirmed = max(p.confirmed, p.rate)
+		if p.rate < want {
+			p.rate, p.since = min(want, p.rate*probeStep), now
+		}
+	}
+}
+
+// estimate is what the rung chooser should count on: the estimator's, or
+// the confirmed probe rate while that is higher.
+func (p *prober) estimate(est float64) float64 { return max(est, p.confirmed) }
+
+// done ends probing after a switch up succeeded; the confirmed rate stays
+// until the estimate reaches it or congestion shows.
+func (p *prober) done() { p.rate, p.backoff = 0, 0 }

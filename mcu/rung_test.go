@@ -15,12 +15,22 @@ func TestRungChooser(t *testing.T) {
 	if got := c.choose(t0, need, 2_500_000, 0, -1, 0); got != 0 {
 		t.Fatalf("2.5 Mb/s: rung %d, want 0", got)
 	}
-	// The link falls to 700 kb/s: down to 360p at once.
-	if got := c.choose(t0.Add(time.Second), need, 720_000, 0.01, -1, 0); got != 1 {
-		t.Fatalf("720 kb/s: rung %d, want 1", got)
+	// One overuse (0.85 of what arrives) is no reason to move.
+	if got := c.choose(t0.Add(time.Second), need, 1_700_000, 0, -1, 0); got != 0 {
+		t.Fatalf("one dip: rung %d, want 0", got)
+	}
+	if got := c.choose(t0.Add(2500*time.Millisecond), need, 2_000_000, 0, -1, 0); got != 0 {
+		t.Fatalf("after one dip: rung %d, want 0", got)
+	}
+	// The link falls to 700 kb/s: down to 360p after downHold.
+	if got := c.choose(t0.Add(3*time.Second), need, 720_000, 0.01, -1, 0); got != 0 {
+		t.Fatalf("720 kb/s at first: rung %d, want 0", got)
+	}
+	if got := c.choose(t0.Add(3*time.Second+downHold), need, 720_000, 0.01, -1, 0); got != 1 {
+		t.Fatalf("720 kb/s for a second: rung %d, want 1", got)
 	}
 	// Heavy loss pushes down one more even when the estimate fits.
-	if got := c.choose(t0.Add(2*time.Second), need, 700_000, 0.2, -1, 0); got != 2 {
+	if got := c.choose(t0.Add(5*time.Second), need, 700_000, 0.2, -1, 0); got != 2 {
 		t.Fatalf("20%% loss: rung %d, want 2", got)
 	}
 	// Up one rung only after the estimate held for upHold, with probing on.
@@ -51,5 +61,54 @@ func TestRungChooser(t *testing.T) {
 	var capped rungChooser
 	if got := capped.choose(tu, need, 9_000_000, 0, -1, 1); got != 1 {
 		t.Fatalf("capped: rung %d, want 1", got)
+	}
+}
+
+func TestProber(t *testing.T) {
+	t0 := time.Unix(2000, 0)
+	var p prober
+	// A receiver on 180p (150 kb/s, estimate 200 kb/s) wants to show 700 kb/s.
+	p.update(t0, 700_000, 200_000, 150_000, false)
+	if p.rate != 300_000 {
+		t.Fatalf("first step %v, want 300k", p.rate)
+	}
+	p.update(t0.Add(500*time.Millisecond), 700_000, 210_000, 150_000, false)
+	if p.rate != 300_000 || p.confirmed != 0 {
+		t.Fatalf("half a second in: rate %v confirmed %v", p.rate, p.confirmed)
+	}
+	p.update(t0.Add(time.Second), 700_000, 220_000, 150_000, false)
+	if p.confirmed != 300_000 || p.rate != 450_000 {
+		t.Fatalf("after a clean second: rate %v confirmed %v", p.rate, p.confirmed)
+	}
+	p.update(t0.Add(2*time.Second), 700_000, 230_000, 150_000, false)
+	p.update(t0.Add(3*time.Second), 700_000, 240_000, 150_000, false)
+	p.update(t0.Add(4*time.Second), 700_000, 250_000, 150_000, false)
+	if p.confirmed != 700_000 || p.estimate(250_000) != 700_000 {
+		t.Fatalf("confirmed %v, want 700k", p.confirmed)
+	}
+	// Congestion drops what was confirmed and backs off.
+	p.update(t0.Add(5*time.Second), 700_000, 250_000, 150_000, true)
+	if p.rate != 0 || p.confirmed != 0 || p.backoff != 2*time.Second {
+		t.Fatalf("after congestion: %+v", p)
+	}
+	p.update(t0.Add(6*time.Second), 700_000, 250_000, 150_000, false)
+	if p.rate != 0 {
+		t.Fatalf("probed again during the back-off: %+v", p)
+	}
+	p.update(t0.Add(7*time.Second), 700_000, 250_000, 150_000, false)
+	if p.rate == 0 {
+		t.Fatalf("no probe after the back-off: %+v", p)
+	}
+	for i := range 6 {
+		p.update(t0.Add(time.Duration(8+i)*time.Second), 700_000, 250_000, 150_000, true)
+		p.update(t0.Add(time.Duration(8+i)*time.Second+maxProbeBackoff), 700_000, 250_000, 150_000, false)
+	}
+	if p.backoff != maxProbeBackoff {
+		t.Fatalf("back-off %v, want at most %v", p.backoff, maxProbeBackoff)
+	}
+	// Nothing to probe for: no padding.
+	p.update(t0.Add(time.Minute), 0, 250_000, 150_000, false)
+	if p.rate != 0 {
+		t.Fatalf("probing with nothing wanted: %+v", p)
 	}
 }

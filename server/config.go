@@ -20,7 +20,7 @@ func FromConfig(c *config.Config, log *slog.Logger) Config {
 		Rooms: mcu.Config{
 			Quality: output.Quality(c.Quality), FPS: c.FPS, MaxParticipants: c.Limits.MaxParticipants, MaxViewers: c.Limits.MaxViewers,
 			UDPPortMin: lo, UDPPortMax: hi, PublicIPs: c.PublicIP, IncludeLoopback: c.Loopback,
-			EncoderThreads: c.EncoderThreads,
+			EncoderThreads: c.EncoderThreads, Codec: output.Codec(c.Codec), LivePreset: c.H264Preset,
 		},
 		RecordingsDir: c.Recordings.Dir,
 		Signaling:     signaling.Options{MaxMessagesPerSecond: c.Limits.MessagesPerSecond},

@@ -160,6 +160,12 @@ type settingsRequest struct {
 	// participant shown large ("" unpins).
 	Layout string  `json:"layout"`
 	Pinned *string `json:"pinned"`
+	// Codec (auto, vp8, h264) applies to receivers that join later; Rung
+	// pins every receiver to one rung of the ladder and MaxRung caps it
+	// ("" lifts either).
+	Codec   *string `json:"codec"`
+	Rung    *string `json:"rung"`
+	MaxRung *string `json:"max_rung"`
 }
 
 func (a *api) putRoom(c *gin.Context) {
@@ -175,9 +181,16 @@ func (a *api) putRoom(c *gin.Context) {
 		apiError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.Quality == "" && req.FPS == 0 && req.Layout == "" && req.Pinned == nil {
-		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`), "fps" (`+output.AllowedFPS()+`), "layout" (auto, grid, speaker, presenter, single) and/or "pinned"`)
+	if req.Quality == "" && req.FPS == 0 && req.Layout == "" && req.Pinned == nil && req.Codec == nil && req.Rung == nil && req.MaxRung == nil {
+		apiError(c, http.StatusBadRequest, `give "quality" (`+output.AllowedQualities()+`), "fps" (`+output.AllowedFPS()+`), "layout" (auto, grid, speaker, presenter, single), "pinned", "codec" (`+output.AllowedCodecs()+`), "rung" and/or "max_rung" (`+output.AllowedRungs()+`, or "")`)
 		return
+	}
+	// Each group of settings is checked before any of it changes.
+	if req.Codec != nil || req.Rung != nil || req.MaxRung != nil {
+		if _, err := r.SetLadder(req.Codec, req.Rung, req.MaxRung); err != nil {
+			apiError(c, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	// The layout is checked first: a refused layout changes nothing.
 	if req.Layout != "" || req.Pinned != nil {

@@ -49,7 +49,7 @@ func dialHTTP(ctx context.Context, o Options, publish bool) (*Client, error) {
 }
 
 func (c *Client) negotiateHTTP(ctx context.Context, publish bool) error {
-	api, err := newAPI(c.opts.NetworkTypes, c.opts.RestartICE, c.opts.ICEAddresses)
+	api, err := newAPI(c.opts)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ type Options struct {
 	Width, Height, FPS int
 	// VideoCodec of the published Colour: "vp8" (default) or "h264".
 	VideoCodec string
+	// Codecs, when set, are the only video codecs the client offers
+	// ("vp8", "h264"), for sending and receiving; VideoCodec must be one.
+	Codecs []string
 	// Decode the received video (tests) or only count frames (load).
 	Decode bool
 	// Clip, when set, is replayed as the published video and audio instead
@@ -215,9 +218,10 @@ func (c *Client) SentAt(i int) time.Time {
 // Send sends a raw protocol message.
 func (c *Client) Send(m signaling.Message) error { return c.send(m) }
 
-func newAPI(networks []webrtc.NetworkType, fastICE bool, addrs func(net.IP) bool) (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+func newAPI(o Options) (*webrtc.API, error) {
+	networks, fastICE, addrs := o.NetworkTypes, o.RestartICE, o.ICEAddresses
+	me, err := mediaEngine(o.Codecs)
+	if err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -250,6 +254,34 @@ func newAPI(networks []webrtc.NetworkType, fastICE bool, addrs func(net.IP) bool
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
+// mediaEngine offers pion's default codecs, or only Opus and the video
+// codecs named ("vp8", "h264").
+func mediaEngine(only []string) (*webrtc.MediaEngine, error) {
+	me := &webrtc.MediaEngine{}
+	if len(only) == 0 {
+		return me, me.RegisterDefaultCodecs()
+	}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "transport-cc"}}
+	params := map[string]webrtc.RTPCodecParameters{
+		"vp8": {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96},
+		"h264": {RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, PayloadType: 102},
+	}
+	for _, name := range only {
+		p, ok := params[name]
+		if !ok {
+			return nil, fmt.Errorf("peer: unknown video codec %q", name)
+		}
+		if err := me.RegisterCodec(p, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	return me, me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio)
+}
+
 func (c *Client) negotiate(ctx context.Context) error {
 	if err := c.send(signaling.Message{Type: signaling.TypeJoin, Room: c.opts.Room, Name: c.opts.Name}); err != nil {
 		return err
@@ -260,7 +292,7 @@ func (c *Client) negotiate(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())
 	}
-	api, err := newAPI(c.opts.NetworkTypes, c.opts.RestartICE, c.opts.ICEAddresses)
+	api, err := newAPI(c.opts)
 	if err != nil {
 		return err
 	}
