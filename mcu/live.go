@@ -2,6 +2,8 @@ package mcu
 
 import (
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -31,8 +33,10 @@ type liveOutput struct {
 	log      func(msg string, args ...any)
 
 	renditions map[renditionKey]*rendition
-	scalers    map[int]*rungScaler
-	need       []float64 // scratch: each rung's rate
+	// encoders lists the open renditions for the room API ("h264 360p").
+	encoders *atomic.Pointer[[]string]
+	scalers  map[int]*rungScaler
+	need     []float64 // scratch: each rung's rate
 }
 
 func newLiveOutput(s Settings, threads int, preset string) (*liveOutput, error) {
@@ -112,6 +116,8 @@ func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubs
 		} else if now.Sub(r.used) >= renditionIdle {
 			r.close()
 			delete(l.renditions, k)
+			l.log("live rendition closed", "codec", k.codec, "rung", r.spec.Name)
+			l.publishEncoders()
 		}
 	}
 	if !active {
@@ -191,6 +197,7 @@ func (l *liveOutput) use(k renditionKey, now time.Time) {
 		}
 		l.renditions[k] = r
 		l.log("live rendition opened", "codec", k.codec, "rung", r.spec.Name)
+		l.publishEncoders()
 	}
 	r.used = now
 }
@@ -273,11 +280,25 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 	}
 }
 
+// publishEncoders tells the room API which renditions are open.
+func (l *liveOutput) publishEncoders() {
+	if l.encoders == nil {
+		return
+	}
+	names := make([]string, 0, len(l.renditions))
+	for k, r := range l.renditions {
+		names = append(names, string(k.codec)+" "+r.spec.Name)
+	}
+	slices.Sort(names)
+	l.encoders.Store(&names)
+}
+
 func (l *liveOutput) closeRenditions() {
 	for k, r := range l.renditions {
 		r.close()
 		delete(l.renditions, k)
 	}
+	l.publishEncoders()
 	for k, s := range l.scalers {
 		s.canvas.Close()
 		delete(l.scalers, k)

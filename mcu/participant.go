@@ -684,7 +684,11 @@ func (p *Participant) Stats() ParticipantInfo {
 		info.AVOffsetMS = &off
 	}
 	if d != nil {
-		info.Receive = d.stats.Load()
+		if rs := d.stats.Load(); rs != nil {
+			c := *rs
+			c.Switches = d.switches.Load()
+			info.Receive = &c
+		}
 	}
 	info.AudioDelayMS = float64(p.sync.delayedAudio().Milliseconds())
 

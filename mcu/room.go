@@ -77,6 +77,8 @@ type Room struct {
 	sinks   atomic.Pointer[sinkSnapshot]
 	// downs is every receiver's video track, for the video loop.
 	downs atomic.Pointer[[]*downTrack]
+	// encoders names the live renditions open, for the API.
+	encoders atomic.Pointer[[]string]
 	// speakers is written by the audio loop; speakerLevels holds the
 	// latest levels for the API; view by operators (SetView); placed by
 	// the video loop, the live composite's tiles.
@@ -634,6 +636,7 @@ func (r *Room) videoLoop() {
 	defer live.close()
 	live.metrics = r.metrics
 	live.log = r.log.Debug
+	live.encoders = &r.encoders
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
 	st := &videoState{cameraOff: map[string]bool{}}
@@ -964,7 +967,10 @@ type RoomInfo struct {
 	Settings Settings `json:"settings"`
 	// Ladder is the rungs receivers move between, largest first; each
 	// participant's "receive" says which one it is on.
-	Ladder       []output.Rung     `json:"ladder"`
+	Ladder []output.Rung `json:"ladder"`
+	// Encoders are the live renditions being encoded ("h264 720p"): one
+	// per codec and rung that some receiver is on.
+	Encoders     []string          `json:"encoders"`
 	Participants []ParticipantInfo `json:"participants"`
 	// Viewers counts the receive-only participants (WHEP viewers, watch
 	// pages); they are not listed in Participants.
@@ -991,7 +997,11 @@ type RoomInfo struct {
 func (r *Room) Info() RoomInfo {
 	ps := r.Participants()
 	settings := r.Settings()
-	info := RoomInfo{Name: r.name, Settings: settings, Ladder: output.Ladder(settings.Quality, settings.FPS), Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
+	encoders := []string{}
+	if e := r.encoders.Load(); e != nil {
+		encoders = *e
+	}
+	info := RoomInfo{Name: r.name, Settings: settings, Ladder: output.Ladder(settings.Quality, settings.FPS), Encoders: encoders, Layout: r.Layout(), View: r.View(), Speakers: r.Speakers(), Participants: make([]ParticipantInfo, 0, len(ps))}
 	for _, p := range ps {
 		if p.receiveOnly {
 			info.Viewers++
