@@ -34,6 +34,7 @@ type downTrack struct {
 	connected atomic.Bool
 	keyWanted atomic.Bool   // the receiver asked for a keyframe
 	loss      atomic.Uint32 // fraction lost in its latest report, in 1/256
+	lossAt    atomic.Int64  // when that report came, unix nanoseconds
 	switches  atomic.Int64
 	bytesSent atomic.Int64
 	stats     atomic.Pointer[ReceiveInfo]
@@ -98,7 +99,30 @@ func (d *downTrack) overused() bool {
 	return d.bwe.GetStats()["usage"] == "overuse"
 }
 
-func (d *downTrack) lossFraction() float64 { return float64(d.loss.Load()) / 256 }
+// reportLoss notes the loss a receiver report gave, in 1/256.
+func (d *downTrack) reportLoss(fraction uint8) {
+	d.loss.Store(uint32(fraction))
+	d.lossAt.Store(time.Now().UnixNano())
+}
+
+// lossFraction is the loss the receiver sees: the larger of what its last
+// receiver report said (when under lossFresh old) and what the estimator
+// reads from transport-wide feedback.
+func (d *downTrack) lossFraction() float64 {
+	var loss float64
+	if time.Since(time.Unix(0, d.lossAt.Load())) < lossFresh {
+		loss = float64(d.loss.Load()) / 256
+	}
+	if d.bwe != nil {
+		if l, ok := d.bwe.GetStats()["averageLoss"].(float64); ok {
+			loss = max(loss, l)
+		}
+	}
+	return loss
+}
+
+// lossFresh is how long a receiver report's loss counts.
+const lossFresh = 3 * time.Second
 
 // send writes one picture's packets (renumbered) to the receiver.
 func (d *downTrack) send(pkts []*rtp.Packet) {

@@ -207,7 +207,8 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	d.nextCheck = now.Add(rungCheck)
 	l.need = l.need[:0]
 	for i := range l.ladder {
-		l.need = append(l.need, l.rungNeed(d.codec, i))
+		// The estimate covers the whole connection: the mix's audio too.
+		l.need = append(l.need, l.rungNeed(d.codec, i)+audioAllowance)
 	}
 	est, loss := d.estimate(), d.lossFraction()
 	before := d.chooser.target
@@ -215,10 +216,14 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	if target < before {
 		d.probe.done()
 	}
-	// Probe for the rung above while the chooser wants to climb.
+	// Probe for the highest rung allowed while the chooser wants to climb.
 	want, media := 0.0, 0.0
-	if d.chooser.probing && d.cur == target && target > 0 {
-		want, media = l.need[target-1]*rungHeadroom, l.need[target]
+	if d.chooser.probing && d.cur == target {
+		top := ceiling
+		if pin >= 0 {
+			top = pin
+		}
+		want, media = l.need[top]*rungHeadroom, l.need[target]
 	}
 	d.probe.update(now, want, est, media, loss >= upLoss || d.overused())
 	if target != before {
@@ -235,6 +240,10 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	}
 	d.stats.Store(info)
 }
+
+// audioAllowance is what a receiver's audio takes besides its video: Opus
+// at 48 kb/s with its RTP, SRTP and UDP overhead.
+const audioAllowance = 64_000
 
 // rungNeed is the rate rung i of codec sends: measured while it runs,
 // else (or while it runs above its budget after a keyframe) its budget.
@@ -274,7 +283,7 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 	if d.probe.rate > 0 && d.cur == d.chooser.target {
 		// Padding makes up the difference between the probe's rate and
 		// what the rung sends.
-		if extra := d.probe.rate - r.rate; extra > 0 {
+		if extra := d.probe.rate - r.rate - audioAllowance; extra > 0 {
 			d.pad(extra * float64(r.every) / float64(l.settings.FPS))
 		}
 	}

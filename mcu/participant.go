@@ -381,6 +381,7 @@ func (p *Participant) close() {
 // readRTCP drains a sender's RTCP (the interceptors need it read) and turns
 // receivers' keyframe requests into one for the room encoder.
 func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
+	var ssrc uint32 // the video we send, whose loss reports count
 	for {
 		pkts, _, err := s.ReadRTCP()
 		if err != nil {
@@ -390,13 +391,20 @@ func (p *Participant) readRTCP(s *webrtc.RTPSender, video bool) {
 		if !video || d == nil {
 			continue
 		}
+		if ssrc == 0 {
+			if enc := s.GetParameters().Encodings; len(enc) > 0 {
+				ssrc = uint32(enc[0].SSRC)
+			}
+		}
 		for _, pkt := range pkts {
 			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.keyWanted.Store(true)
 			case *rtcp.ReceiverReport:
 				for _, rep := range pkt.Reports {
-					d.loss.Store(uint32(rep.FractionLost))
+					if rep.SSRC == ssrc {
+						d.reportLoss(rep.FractionLost)
+					}
 				}
 			}
 		}

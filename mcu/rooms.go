@@ -148,6 +148,8 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	if f := cfg.Metrics.Interceptor(); f != nil {
 		ir.Add(f) // first, next to the transport: it sees what the others send
 	}
+	// Before the NACK responder: bounds what receivers can make us resend.
+	ir.Add(nackLimiterFactory{})
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
 		return nil, fmt.Errorf("mcu: interceptors: %w", err)
 	}

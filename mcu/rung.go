@@ -15,8 +15,8 @@ const (
 	// answers one overuse with 0.85 times what arrived, which is no reason
 	// to move, while a link that cannot carry the rung keeps it lower.
 	rungHeadroom = 1.15
-	rungFloor    = 0.8
-	downHold     = time.Second
+	rungFloor    = 0.75
+	downHold     = 1500 * time.Millisecond
 	// upHold is how long the estimate must fit the next rung up.
 	upHold = 3 * time.Second
 	// downLoss and upLoss are the reported loss fractions that push a
@@ -77,26 +77,31 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 		c.target, c.fitsSince, c.shortSince, c.probing = to, time.Time{}, time.Time{}, false
 		return c.target
 	}
-	// Up slowly: the rung above must fit, with little loss, for upHold.
+	// Up slowly: a higher rung must fit, with little loss, for upHold;
+	// then straight to the highest one that fits.
 	if c.target > ceiling {
-		up := c.target - 1
-		if fits(up) && loss < upLoss {
+		up := -1
+		for i := ceiling; i < c.target; i++ {
+			if fits(i) {
+				up = i
+				break
+			}
+		}
+		if up >= 0 && loss < upLoss {
 			if c.fitsSince.IsZero() {
 				c.fitsSince = now
 			}
 			if now.Sub(c.fitsSince) >= upHold {
-				c.target, c.fitsSince, c.probing = up, time.Time{}, false
+				c.target, c.fitsSince = up, time.Time{}
 			}
 		} else {
 			c.fitsSince = time.Time{}
 		}
-		// Probe while the link looks clean: the estimate cannot grow
-		// past about 1.5 times what is sent, so padding lets it show
-		// whether the rung above would fit.
-		c.probing = loss < upLoss && c.target > ceiling
-	} else {
-		c.probing = false
 	}
+	// Probe while there is a higher rung to reach and the link looks
+	// clean: the estimate cannot grow past about 1.5 times what is sent,
+	// so padding lets it show whether a higher rung would fit.
+	c.probing = loss < upLoss && c.target > ceiling
 	return c.target
 }
 
@@ -104,14 +109,15 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 // 1.5 times what arrives, so a receiver that dropped to a low rung would
 // take half a minute to show that its link recovered. The prober finds out
 // faster, as browsers do: it pads the receiver's stream up to a higher
-// rate, one step a second, and a rate the link carried for a second with
-// no overuse and little loss counts as confirmed bandwidth. Overuse or
-// loss ends the probe at once and the next one waits (2 s, doubling to
-// maxProbeBackoff).
+// rate, a quarter more every half second, and a rate the link carried for
+// half a second with no overuse and little loss counts as confirmed
+// bandwidth. Overuse or loss ends the probe at once, and the next one
+// waits 2 s, then maxProbeBackoff. Small steps keep the overshoot on a
+// capped link short of what its queue holds.
 const (
-	probeStep       = 1.5
-	probeHold       = time.Second
-	maxProbeBackoff = 8 * time.Second
+	probeStep       = 1.25
+	probeHold       = 500 * time.Millisecond
+	maxProbeBackoff = 4 * time.Second
 )
 
 type prober struct {

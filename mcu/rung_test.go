@@ -66,48 +66,51 @@ func TestRungChooser(t *testing.T) {
 
 func TestProber(t *testing.T) {
 	t0 := time.Unix(2000, 0)
+	at := func(steps int) time.Time { return t0.Add(time.Duration(steps) * probeHold) }
 	var p prober
 	// A receiver on 180p (150 kb/s, estimate 200 kb/s) wants to show 700 kb/s.
 	p.update(t0, 700_000, 200_000, 150_000, false)
-	if p.rate != 300_000 {
-		t.Fatalf("first step %v, want 300k", p.rate)
+	if p.rate != 200_000*probeStep {
+		t.Fatalf("first step %v, want %v", p.rate, 200_000*probeStep)
 	}
-	p.update(t0.Add(500*time.Millisecond), 700_000, 210_000, 150_000, false)
-	if p.rate != 300_000 || p.confirmed != 0 {
-		t.Fatalf("half a second in: rate %v confirmed %v", p.rate, p.confirmed)
+	p.update(t0.Add(probeHold/2), 700_000, 210_000, 150_000, false)
+	if p.rate != 200_000*probeStep || p.confirmed != 0 {
+		t.Fatalf("half a hold in: rate %v confirmed %v", p.rate, p.confirmed)
 	}
-	p.update(t0.Add(time.Second), 700_000, 220_000, 150_000, false)
-	if p.confirmed != 300_000 || p.rate != 450_000 {
-		t.Fatalf("after a clean second: rate %v confirmed %v", p.rate, p.confirmed)
+	p.update(at(1), 700_000, 220_000, 150_000, false)
+	if p.confirmed != 200_000*probeStep || p.rate != 200_000*probeStep*probeStep {
+		t.Fatalf("after a clean hold: rate %v confirmed %v", p.rate, p.confirmed)
 	}
-	p.update(t0.Add(2*time.Second), 700_000, 230_000, 150_000, false)
-	p.update(t0.Add(3*time.Second), 700_000, 240_000, 150_000, false)
-	p.update(t0.Add(4*time.Second), 700_000, 250_000, 150_000, false)
+	for i := 2; i < 12; i++ {
+		p.update(at(i), 700_000, 230_000, 150_000, false)
+	}
 	if p.confirmed != 700_000 || p.estimate(250_000) != 700_000 {
 		t.Fatalf("confirmed %v, want 700k", p.confirmed)
 	}
 	// Congestion drops what was confirmed and backs off.
-	p.update(t0.Add(5*time.Second), 700_000, 250_000, 150_000, true)
+	tc := at(12)
+	p.update(tc, 700_000, 250_000, 150_000, true)
 	if p.rate != 0 || p.confirmed != 0 || p.backoff != 2*time.Second {
 		t.Fatalf("after congestion: %+v", p)
 	}
-	p.update(t0.Add(6*time.Second), 700_000, 250_000, 150_000, false)
+	p.update(tc.Add(time.Second), 700_000, 250_000, 150_000, false)
 	if p.rate != 0 {
 		t.Fatalf("probed again during the back-off: %+v", p)
 	}
-	p.update(t0.Add(7*time.Second), 700_000, 250_000, 150_000, false)
+	p.update(tc.Add(2*time.Second), 700_000, 250_000, 150_000, false)
 	if p.rate == 0 {
 		t.Fatalf("no probe after the back-off: %+v", p)
 	}
 	for i := range 6 {
-		p.update(t0.Add(time.Duration(8+i)*time.Second), 700_000, 250_000, 150_000, true)
-		p.update(t0.Add(time.Duration(8+i)*time.Second+maxProbeBackoff), 700_000, 250_000, 150_000, false)
+		ti := tc.Add(time.Duration(3+i) * time.Minute)
+		p.update(ti, 700_000, 250_000, 150_000, true)
+		p.update(ti.Add(maxProbeBackoff), 700_000, 250_000, 150_000, false)
 	}
 	if p.backoff != maxProbeBackoff {
 		t.Fatalf("back-off %v, want at most %v", p.backoff, maxProbeBackoff)
 	}
 	// Nothing to probe for: no padding.
-	p.update(t0.Add(time.Minute), 0, 250_000, 150_000, false)
+	p.update(tc.Add(time.Hour), 0, 250_000, 150_000, false)
 	if p.rate != 0 {
 		t.Fatalf("probing with nothing wanted: %+v", p)
 	}

@@ -36,7 +36,7 @@ func dialHTTP(ctx context.Context, o Options, publish bool) (*Client, error) {
 		o.FPS = 15
 	}
 	cctx, cancel := context.WithCancel(context.Background())
-	c := &Client{opts: o, ctx: cctx, cancel: cancel}
+	c := &Client{opts: o, ctx: cctx, cancel: cancel, lastSeq: -1}
 	c.sendVideo.Store(o.Colour != nil || o.Clip != nil)
 	if o.Clip != nil {
 		c.sent = make([]atomic.Int64, len(o.Clip.Video))

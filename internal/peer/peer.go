@@ -75,6 +75,9 @@ type Options struct {
 	// offer with new credentials and candidates), as a browser that moved
 	// from one network to another does.
 	RestartICE bool
+	// UDPPorts, when set, is the range of the client's UDP ports (a test
+	// can shape traffic to them).
+	UDPPorts [2]uint16
 	// ICEAddresses, when set, limits the addresses ICE gathers on.
 	ICEAddresses func(net.IP) bool
 }
@@ -114,6 +117,11 @@ type Client struct {
 	// VideoBytesReceived those of the video track.
 	BytesReceived      atomic.Int64
 	VideoBytesReceived atomic.Int64
+	// VideoPackets and VideoPacketsLost count the video packets received
+	// and the gaps in their sequence numbers.
+	VideoPackets     atomic.Int64
+	VideoPacketsLost atomic.Int64
+	lastSeq          int // owned by the video receiving goroutine; -1 before the first
 	joinedCh           chan signaling.Message
 	answerCh           chan string
 	resource           string // the WHIP/WHEP session URL
@@ -138,7 +146,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("peer: dialing %s: %w", o.URL, err)
 	}
 	cctx, cancel := context.WithCancel(context.Background())
-	c := &Client{opts: o, ws: ws, ctx: cctx, cancel: cancel, joinedCh: make(chan signaling.Message, 1), answerCh: make(chan string, 1)}
+	c := &Client{opts: o, ws: ws, ctx: cctx, cancel: cancel, lastSeq: -1, joinedCh: make(chan signaling.Message, 1), answerCh: make(chan string, 1)}
 	c.sendVideo.Store(o.Colour != nil || o.Clip != nil)
 	c.quiet.Store(o.Quiet)
 	if o.Clip != nil {
@@ -234,6 +242,11 @@ func newAPI(o Options) (*webrtc.API, error) {
 		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	}
 	se.SetNetworkTypes(networks)
+	if o.UDPPorts[0] != 0 {
+		if err := se.SetEphemeralUDPPortRange(o.UDPPorts[0], o.UDPPorts[1]); err != nil {
+			return nil, err
+		}
+	}
 	if addrs != nil {
 		se.SetIPFilter(addrs)
 	}
@@ -605,7 +618,10 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 	if codec == "h264" {
 		depack = &codecs.H264Packet{}
 	}
-	sb := samplebuilder.New(256, depack, 90000)
+	// Pictures wait for a missing packet (a retransmission) at most
+	// 300 ms, as a browser's jitter buffer does, whatever the packet rate.
+	sb := samplebuilder.New(256, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond))
+	var skipped uint16
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -613,6 +629,15 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 		}
 		c.BytesReceived.Add(int64(pkt.MarshalSize()))
 		c.VideoBytesReceived.Add(int64(pkt.MarshalSize()))
+		c.countPacket(pkt.SequenceNumber)
+		// Padding-only packets (a server probing the link) are dropped and
+		// the sequence closed up behind them, as a browser's packet buffer
+		// does, so that the sample builder sees no gap.
+		if len(pkt.Payload) == 0 {
+			skipped++
+			continue
+		}
+		pkt.SequenceNumber -= skipped
 		sb.Push(pkt)
 		for s := sb.Pop(); s != nil; s = sb.Pop() {
 			now := time.Now()
@@ -635,6 +660,21 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 			})
 		}
 	}
+}
+
+// countPacket counts a video packet and the packets missing before it.
+// Packets arriving late after a gap count as received on top: on the
+// links tests use, reordering is rare.
+func (c *Client) countPacket(seq uint16) {
+	c.VideoPackets.Add(1)
+	if c.lastSeq >= 0 {
+		if gap := int(seq - uint16(c.lastSeq) - 1); gap > 0 && gap < 1000 {
+			c.VideoPacketsLost.Add(int64(gap))
+		} else if gap >= 1000 {
+			return // late or reordered: keep the newest
+		}
+	}
+	c.lastSeq = int(seq)
 }
 
 // countVideo counts received pictures: a picture starts with the first
@@ -666,6 +706,7 @@ func (c *Client) countVideo(t *webrtc.TrackRemote, codec string) {
 		n := int64(pkt.MarshalSize())
 		c.BytesReceived.Add(n)
 		c.VideoBytesReceived.Add(n)
+		c.countPacket(pkt.SequenceNumber)
 		now := time.Now()
 		if !started || int32(pkt.Timestamp-lastTS) > 0 {
 			c.mu.Lock()
