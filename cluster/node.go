@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -99,8 +100,9 @@ type Node struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	done    chan struct{}
+	once    sync.Once
+	started atomic.Bool
 
 	// held are the rooms open here whose leases the heartbeat renews; a
 	// room's generation tells a closed room from a new one of that name.
@@ -174,6 +176,9 @@ func (n *Node) URL() string { return n.cfg.NodeURL }
 // Run registers the node and keeps its entry, leases and recordings
 // current until ctx ends or Close. Redis errors are logged and retried.
 func (n *Node) Run(ctx context.Context) {
+	if !n.started.CompareAndSwap(false, true) {
+		return
+	}
 	defer close(n.done)
 	n.cpuAt = time.Now()
 	n.cpuUsed, _ = load.ProcessCPU(os.Getpid())
@@ -199,9 +204,8 @@ func (n *Node) Close() error {
 	var err error
 	n.once.Do(func() {
 		n.cancel()
-		select {
-		case <-n.done:
-		case <-time.After(3 * redisTimeout):
+		if n.started.Load() {
+			<-n.done // a beat ends within its own timeout
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 		defer cancel()

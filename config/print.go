@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -87,6 +88,16 @@ func (c *Config) node(f *field) *yaml.Node {
 			seq.Style = yaml.FlowStyle
 		}
 		return seq
+	}
+	if f.secret && f.typ.Kind() == reflect.String && v.String() != "" {
+		// A URL keeps its host; only its password is hidden.
+		if u, err := url.Parse(v.String()); err == nil && u.Host != "" {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), mask)
+			}
+			return str(u.String())
+		}
+		return str(mask)
 	}
 	switch f.typ.Kind() {
 	case reflect.Bool:

@@ -54,6 +54,9 @@ type Options struct {
 	Keys *auth.Keys
 	// Limiter slows down addresses that keep failing authentication.
 	Limiter *auth.Limiter
+	// Cluster, in cluster mode, sends requests for rooms and recordings of
+	// other nodes there; nil: this server is alone.
+	Cluster Cluster
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -75,7 +78,7 @@ func NewHandler(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter}
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter, cluster: o.Cluster}
 	authed := a.authenticate(false)
 	g.GET("/api/rooms", authed, a.listRooms)
 	g.GET("/api/rooms/:room", authed, a.getRoom)
@@ -116,6 +119,7 @@ type api struct {
 	log      *slog.Logger
 	keys     *auth.Keys
 	limiter  *auth.Limiter
+	cluster  Cluster
 }
 
 func apiError(c *gin.Context, status int, msg string) {
@@ -137,6 +141,9 @@ func (a *api) listRooms(c *gin.Context) {
 func (a *api) room(c *gin.Context) *mcu.Room {
 	r, err := a.rooms.Room(c.Param("room"))
 	if err != nil {
+		if a.redirectRoom(c, c.Param("room")) {
+			return nil
+		}
 		apiError(c, http.StatusNotFound, "room "+c.Param("room")+" not found")
 		return nil
 	}

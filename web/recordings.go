@@ -84,6 +84,9 @@ func (a *api) startRecording(c *gin.Context) {
 		}
 	}
 	rec, err := a.recorder.Start(c.Param("room"), o)
+	if errors.Is(err, mcu.ErrRoomNotFound) && a.redirectRoom(c, c.Param("room")) {
+		return
+	}
 	if err != nil {
 		a.recordingError(c, err)
 		return
@@ -95,13 +98,25 @@ func (a *api) startRecording(c *gin.Context) {
 // roomList sees them all.
 func (a *api) listRecordings(c *gin.Context) {
 	claims := claimsOf(c)
+	sees := func(room string) bool { return claims == nil || claims.SeesRecordingsOf(room) }
 	out := []mcu.Recording{}
+	local := map[string]bool{}
 	for _, r := range a.recorder.List() {
-		if claims == nil || claims.SeesRecordingsOf(r.Room) {
+		local[r.ID] = true
+		if sees(r.Room) {
 			out = append(out, a.withLink(r))
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"recordings": out})
+	if a.cluster == nil {
+		c.JSON(http.StatusOK, gin.H{"recordings": out})
+		return
+	}
+	all := make([]any, 0, len(out))
+	for _, r := range out {
+		all = append(all, r)
+	}
+	all = append(all, a.remoteRecordings(c, local, sees)...)
+	c.JSON(http.StatusOK, gin.H{"recordings": all})
 }
 
 func (a *api) getRecording(c *gin.Context) {

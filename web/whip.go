@@ -199,6 +199,13 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 			return
 		}
 		sess, err := e.backend.Join(room, name, signaling.JoinOptions{ReceiveOnly: a == Subscribe}, discard{})
+		var rd *signaling.Redirect
+		if errors.As(err, &rd) {
+			// The room is on another node of the cluster: the client
+			// posts the same offer there.
+			c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(rd.URL, "/")+c.Request.URL.RequestURI())
+			return
+		}
 		if err != nil {
 			e.fail(c, err)
 			return

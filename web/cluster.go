@@ -1,0 +1,129 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/mcu-dev/mcu/mcu"
+)
+
+// Cluster finds the rooms and recordings that live on other nodes of a
+// cluster (docs/cluster.md). Its URLs come only from the cluster's own
+// registry of nodes, so nothing a client sends chooses where a request is
+// passed on to.
+type Cluster interface {
+	// RoomNode returns the base URL of the other node that has room, or ""
+	// when no other node has it.
+	RoomNode(ctx context.Context, room string) (string, error)
+	// RecordingNode returns the base URL of the other node that has
+	// recording id, or "" when no other node has it.
+	RecordingNode(ctx context.Context, id string) (string, error)
+	// Recordings lists the recordings of the other nodes.
+	Recordings(ctx context.Context) ([]RemoteRecording, error)
+}
+
+// RemoteRecording is a recording another node has.
+type RemoteRecording struct {
+	mcu.Recording
+	// Node is the id of the node with the file.
+	Node string `json:"node"`
+	// NodeUnreachable is set while that node is not live: its state may be
+	// stale and its file cannot be downloaded until the node is back.
+	NodeUnreachable bool `json:"node_unreachable,omitempty"`
+}
+
+// forwardedHeader marks a request passed on by another node: it is not
+// passed on again, so a stale directory cannot make a loop.
+const forwardedHeader = "X-Mcu-Forwarded"
+
+const clusterTimeout = 3 * time.Second
+
+// redirectRoom answers 307 to the node that has room, if another one does.
+func (a *api) redirectRoom(c *gin.Context, room string) bool {
+	if a.cluster == nil || c.GetHeader(forwardedHeader) != "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
+	defer cancel()
+	base, err := a.cluster.RoomNode(ctx, room)
+	if err != nil {
+		a.log.Warn("cluster: finding a room's node", "room", room, "err", err)
+		return false
+	}
+	if base == "" {
+		return false
+	}
+	c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(base, "/")+c.Request.URL.RequestURI())
+	c.Abort()
+	return true
+}
+
+// forwardRecording passes the request on to the node that has recording
+// id, if another one does; a recording on a node that is gone gets 503.
+func (a *api) forwardRecording(c *gin.Context, id string) bool {
+	if a.cluster == nil || c.GetHeader(forwardedHeader) != "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
+	base, err := a.cluster.RecordingNode(ctx, id)
+	cancel()
+	if err != nil {
+		a.log.Info("cluster: recording on another node", "id", id, "err", err)
+		apiError(c, http.StatusServiceUnavailable, "recording "+id+" is on a node that is unreachable now: "+err.Error())
+		return true
+	}
+	if base == "" {
+		return false
+	}
+	target, err := url.Parse(base)
+	if err != nil {
+		apiError(c, http.StatusInternalServerError, "bad node URL in the cluster directory")
+		return true
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			// The owner sees the client's Host, so its host and origin
+			// checks judge the request as this node did.
+			pr.Out.Host = pr.In.Host
+			pr.Out.Header.Set(forwardedHeader, "1")
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			a.log.Warn("cluster: passing a recording request on", "id", id, "node", base, "err", err)
+			if !errors.Is(err, context.Canceled) {
+				http.Error(w, "the node with recording "+id+" did not answer", http.StatusBadGateway)
+			}
+		},
+	}
+	rp.ServeHTTP(c.Writer, c.Request)
+	c.Abort()
+	return true
+}
+
+// remoteRecordings lists the other nodes' recordings the claims may see.
+func (a *api) remoteRecordings(c *gin.Context, local map[string]bool, sees func(room string) bool) []any {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
+	defer cancel()
+	recs, err := a.cluster.Recordings(ctx)
+	if err != nil {
+		a.log.Warn("cluster: listing recordings", "err", err)
+		return nil
+	}
+	var out []any
+	for _, r := range recs {
+		if local[r.ID] || !sees(r.Room) {
+			continue
+		}
+		r.Recording = a.withLink(r.Recording)
+		out = append(out, r)
+	}
+	return out
+}
