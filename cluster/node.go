@@ -98,8 +98,8 @@ type Node struct {
 	log    *slog.Logger
 	prefix string
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
 	done    chan struct{}
 	once    sync.Once
 	started atomic.Bool
