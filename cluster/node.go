@@ -110,6 +110,9 @@ type Node struct {
 	held map[string]uint64
 	gen  uint64
 
+	// origins are the live nodes' web origins, as of the last beat.
+	origins atomic.Pointer[map[string]bool]
+
 	// Owned by the Run goroutine.
 	cpuAt       time.Time
 	cpuUsed     time.Duration
@@ -257,6 +260,22 @@ func (n *Node) beat(cpu float64) {
 	}
 	n.renewLeases(ctx)
 	n.publishRecordings(ctx)
+	if nodes, err := n.Nodes(ctx); err == nil {
+		origins := map[string]bool{}
+		for _, ni := range nodes {
+			if u, err := url.Parse(ni.URL); err == nil {
+				origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+			}
+		}
+		n.origins.Store(&origins)
+	}
+}
+
+// NodeOrigin reports whether origin (scheme://host:port) is a live node's:
+// a page served by one node may open a websocket to another.
+func (n *Node) NodeOrigin(origin string) bool {
+	m := n.origins.Load()
+	return m != nil && (*m)[strings.ToLower(strings.TrimSuffix(origin, "/"))]
 }
 
 // warn logs a Redis failure at most every 10 s.

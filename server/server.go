@@ -137,12 +137,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	checkOrigin := signaling.AllowOrigins(cfg.Origins)
-	sigOpts := cfg.Signaling
-	sigOpts.CheckOrigin = checkOrigin
-	sigOpts.Keys, sigOpts.Limiter = cfg.Keys, limiter
-	if len(cfg.ICE.Servers) > 0 {
-		sigOpts.ICEServers = cfg.ICE.Servers
-	}
 	backend := s.ops.backend(s.Rooms)
 	var wc web.Cluster
 	if cfg.Cluster.RedisURL != "" {
@@ -156,6 +150,16 @@ func New(cfg Config) (*Server, error) {
 		}
 		backend = clusterBackend{node: s.node, rooms: s.Rooms, next: backend}
 		wc = webCluster{node: s.node}
+		// A page from one node joins the room on another: the nodes'
+		// origins are the server's own.
+		own, node := checkOrigin, s.node
+		checkOrigin = func(r *http.Request) bool { return own(r) || node.NodeOrigin(r.Header.Get("Origin")) }
+	}
+	sigOpts := cfg.Signaling
+	sigOpts.CheckOrigin = checkOrigin
+	sigOpts.Keys, sigOpts.Limiter = cfg.Keys, limiter
+	if len(cfg.ICE.Servers) > 0 {
+		sigOpts.ICEServers = cfg.ICE.Servers
 	}
 	s.Signaling = signaling.NewServer(backend, cfg.Log, sigOpts)
 	authorize := cfg.Authorize

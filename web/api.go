@@ -141,7 +141,7 @@ func (a *api) listRooms(c *gin.Context) {
 func (a *api) room(c *gin.Context) *mcu.Room {
 	r, err := a.rooms.Room(c.Param("room"))
 	if err != nil {
-		if a.redirectRoom(c, c.Param("room")) {
+		if a.forwardRoom(c, c.Param("room")) {
 			return nil
 		}
 		apiError(c, http.StatusNotFound, "room "+c.Param("room")+" not found")

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,14 +44,16 @@ const forwardedHeader = "X-Mcu-Forwarded"
 
 const clusterTimeout = 3 * time.Second
 
-// redirectRoom answers 307 to the node that has room, if another one does.
-func (a *api) redirectRoom(c *gin.Context, room string) bool {
+// forwardRoom passes the request on to the node that has room, if
+// another one does: the API answers the same on every node, and a browser
+// needs no cross-origin access to the owner.
+func (a *api) forwardRoom(c *gin.Context, room string) bool {
 	if a.cluster == nil || c.GetHeader(forwardedHeader) != "" {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
-	defer cancel()
 	base, err := a.cluster.RoomNode(ctx, room)
+	cancel()
 	if err != nil {
 		a.log.Warn("cluster: finding a room's node", "room", room, "err", err)
 		return false
@@ -60,8 +61,7 @@ func (a *api) redirectRoom(c *gin.Context, room string) bool {
 	if base == "" {
 		return false
 	}
-	c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(base, "/")+c.Request.URL.RequestURI())
-	c.Abort()
+	a.forward(c, base, "room "+room)
 	return true
 }
 
@@ -82,10 +82,18 @@ func (a *api) forwardRecording(c *gin.Context, id string) bool {
 	if base == "" {
 		return false
 	}
+	a.forward(c, base, "recording "+id)
+	return true
+}
+
+// forward reverse-proxies the request to base, a node URL from the
+// cluster's registry. The client's token goes along: keys are shared.
+func (a *api) forward(c *gin.Context, base, what string) {
+	defer c.Abort()
 	target, err := url.Parse(base)
 	if err != nil {
 		apiError(c, http.StatusInternalServerError, "bad node URL in the cluster directory")
-		return true
+		return
 	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -97,15 +105,13 @@ func (a *api) forwardRecording(c *gin.Context, id string) bool {
 			pr.SetXForwarded()
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			a.log.Warn("cluster: passing a recording request on", "id", id, "node", base, "err", err)
+			a.log.Warn("cluster: passing a request on", "for", what, "node", base, "err", err)
 			if !errors.Is(err, context.Canceled) {
-				http.Error(w, "the node with recording "+id+" did not answer", http.StatusBadGateway)
+				http.Error(w, "the node with "+what+" did not answer", http.StatusBadGateway)
 			}
 		},
 	}
 	rp.ServeHTTP(c.Writer, c.Request)
-	c.Abort()
-	return true
 }
 
 // remoteRecordings lists the other nodes' recordings the claims may see.

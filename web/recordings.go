@@ -84,7 +84,7 @@ func (a *api) startRecording(c *gin.Context) {
 		}
 	}
 	rec, err := a.recorder.Start(c.Param("room"), o)
-	if errors.Is(err, mcu.ErrRoomNotFound) && a.redirectRoom(c, c.Param("room")) {
+	if errors.Is(err, mcu.ErrRoomNotFound) && a.forwardRoom(c, c.Param("room")) {
 		return
 	}
 	if err != nil {
