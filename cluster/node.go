@@ -83,6 +83,8 @@ type Config struct {
 	// Load reports the node's rooms, participants and encoders; called
 	// once per heartbeat.
 	Load func() Load
+	// CPU, when set, replaces the measured CPU share (tests).
+	CPU func() float64
 	// Recordings returns the node's recordings; called once per heartbeat
 	// to keep the directory's copy current. Nil publishes none.
 	Recordings func() []Recording
@@ -185,7 +187,7 @@ func (n *Node) Run(ctx context.Context) {
 	defer close(n.done)
 	n.cpuAt = time.Now()
 	n.cpuUsed, _ = load.ProcessCPU(os.Getpid())
-	n.beat(0)
+	n.beat(n.sampleCPU(n.cpuAt))
 	t := time.NewTicker(n.cfg.Heartbeat)
 	defer t.Stop()
 	for {
@@ -221,6 +223,9 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) sampleCPU(now time.Time) float64 {
+	if n.cfg.CPU != nil {
+		return n.cfg.CPU()
+	}
 	used, err := load.ProcessCPU(os.Getpid())
 	if err != nil {
 		return 0
