@@ -76,6 +76,12 @@ func (a *api) startRecording(c *gin.Context) {
 	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Record(c.Param("room")) }) {
 		return
 	}
+	if a.cluster != nil {
+		// Before the body is read: it goes along to the room's node.
+		if _, err := a.rooms.Room(c.Param("room")); err != nil && a.forwardRoom(c, c.Param("room")) {
+			return
+		}
+	}
 	var o mcu.RecordingOptions
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, &o); err != nil {
@@ -84,9 +90,6 @@ func (a *api) startRecording(c *gin.Context) {
 		}
 	}
 	rec, err := a.recorder.Start(c.Param("room"), o)
-	if errors.Is(err, mcu.ErrRoomNotFound) && a.forwardRoom(c, c.Param("room")) {
-		return
-	}
 	if err != nil {
 		a.recordingError(c, err)
 		return
