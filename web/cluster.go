@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sort"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -114,22 +115,34 @@ func (a *api) forward(c *gin.Context, base, what string) {
 	rp.ServeHTTP(c.Writer, c.Request)
 }
 
-// remoteRecordings lists the other nodes' recordings the claims may see.
-func (a *api) remoteRecordings(c *gin.Context, local map[string]bool, sees func(room string) bool) []any {
+// withRemote adds to the local recordings those of the other nodes the
+// claims may see, newest first as the local list is.
+func (a *api) withRemote(c *gin.Context, out []mcu.Recording, local map[string]bool, sees func(room string) bool) []any {
+	all := make([]RemoteRecording, 0, len(out))
+	for _, r := range out {
+		all = append(all, RemoteRecording{Recording: r})
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
 	defer cancel()
 	recs, err := a.cluster.Recordings(ctx)
 	if err != nil {
 		a.log.Warn("cluster: listing recordings", "err", err)
-		return nil
 	}
-	var out []any
 	for _, r := range recs {
 		if local[r.ID] || !sees(r.Room) {
 			continue
 		}
 		r.Recording = a.withLink(r.Recording)
-		out = append(out, r)
+		all = append(all, r)
 	}
-	return out
+	sort.SliceStable(all, func(i, j int) bool { return all[i].StartedAt.After(all[j].StartedAt) })
+	list := make([]any, len(all))
+	for i, r := range all {
+		if r.Node == "" {
+			list[i] = r.Recording // this node's: as without a cluster
+		} else {
+			list[i] = r
+		}
+	}
+	return list
 }

@@ -114,12 +114,7 @@ func (a *api) listRecordings(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"recordings": out})
 		return
 	}
-	all := make([]any, 0, len(out))
-	for _, r := range out {
-		all = append(all, r)
-	}
-	all = append(all, a.remoteRecordings(c, local, sees)...)
-	c.JSON(http.StatusOK, gin.H{"recordings": all})
+	c.JSON(http.StatusOK, gin.H{"recordings": a.withRemote(c, out, local, sees)})
 }
 
 func (a *api) getRecording(c *gin.Context) {
