@@ -211,11 +211,11 @@ func (n *Node) Close() error {
 		n.cancel()
 		if n.started.Load() {
 			<-n.done // a beat ends within its own timeout
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
-		defer cancel()
-		if e := n.rdb.HDel(ctx, n.prefix+keyNodes, n.cfg.NodeID).Err(); e != nil {
-			n.log.Warn("leaving the directory", "err", e)
+			ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+			defer cancel()
+			if e := n.rdb.HDel(ctx, n.prefix+keyNodes, n.cfg.NodeID).Err(); e != nil {
+				n.log.Warn("leaving the directory", "err", e)
+			}
 		}
 		err = n.rdb.Close()
 	})
