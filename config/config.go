@@ -94,7 +94,7 @@ type Webhook struct {
 // Cluster shares rooms and recordings with other nodes through Redis
 // (docs/cluster.md).
 type Cluster struct {
-	Redis   string `yaml:"redis" env:"MCU_REDIS" flag:"redis" secret:"true" usage:"Redis URL (redis://[:password@]host:6379/0) of the room directory shared by the nodes of a cluster; empty: this node alone, rooms in memory. A password is masked when printed."`
+	Redis   string `yaml:"redis" env:"MCU_REDIS" flag:"redis" secret:"true" usage:"Redis URL (redis://[:password@]host:6379/0) of the room directory shared by the nodes of a cluster; empty: this node alone, rooms in memory. A password is shown as xxxxx when printed."`
 	NodeURL string `yaml:"node_url" env:"MCU_NODE_URL" flag:"node-url" usage:"Base URL (http(s)://host:port) at which clients and the other nodes reach this node; required with redis."`
 	NodeID  string `yaml:"node_id" env:"MCU_NODE_ID" flag:"node-id" usage:"This node's name in the directory, the same across restarts so its recordings are found again; empty: node_url's host:port."`
 	MaxCPU  int    `yaml:"max_cpu" env:"MCU_MAX_CPU" flag:"max-cpu" usage:"CPU use of this node, in percent of all cores over the last 2 s, above which it takes no new rooms; when every node is above, joins of new rooms get server_full."`

@@ -92,10 +92,7 @@ func (c *Config) node(f *field) *yaml.Node {
 	if f.secret && f.typ.Kind() == reflect.String && v.String() != "" {
 		// A URL keeps its host; only its password is hidden.
 		if u, err := url.Parse(v.String()); err == nil && u.Host != "" {
-			if _, has := u.User.Password(); has {
-				u.User = url.UserPassword(u.User.Username(), mask)
-			}
-			return str(u.String())
+			return str(u.Redacted())
 		}
 		return str(mask)
 	}
