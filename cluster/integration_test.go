@@ -434,7 +434,24 @@ func TestClusterOfThreeNodes(t *testing.T) {
 	// Redis restarts empty: the nodes register again and re-take their
 	// leases, and the rooms go on.
 	before := people["beta"].FramesReceived.Load()
+	betaOwner := dir.owner("beta")
 	rd.Restart()
+	// A join for beta at once, through a node that does not have it: it
+	// must reach the beta that runs, not open a second one.
+	var notBeta *node
+	for _, n := range nodes {
+		if n.id != betaOwner && n != alphaOwner {
+			notBeta = n
+		}
+	}
+	if notBeta == nil {
+		notBeta = alphaOwner
+	}
+	late := join(t, notBeta, "beta", yellow)
+	waitFor(t, 15*time.Second, "the late joiner in the running beta", func() error { return showsTiles(late, green, yellow) })
+	if o := dir.owner("beta"); o != betaOwner {
+		t.Fatalf("beta owned by %s after the Redis restart, was %s", o, betaOwner)
+	}
 	waitFor(t, 10*time.Second, "nodes and leases back in the new Redis", func() error {
 		if n := len(dir.nodes()); n != 3 {
 			return fmt.Errorf("%d live nodes", n)

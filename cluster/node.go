@@ -27,6 +27,7 @@ const (
 	keyRecordings = "recordings" // hash: recording id -> Recording JSON
 	keyRoom       = "room:"      // string: node id holding the room's lease
 	keyLock       = "lock:"      // string: creation lock token
+	keySince      = "since"      // string: when this Redis first saw a node (Unix ms)
 )
 
 // Default timings.
@@ -211,15 +212,34 @@ func (n *Node) Close() error {
 		n.cancel()
 		if n.started.Load() {
 			<-n.done // a beat ends within its own timeout
-			ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
-			defer cancel()
-			if e := n.rdb.HDel(ctx, n.prefix+keyNodes, n.cfg.NodeID).Err(); e != nil {
-				n.log.Warn("leaving the directory", "err", e)
-			}
+			n.leave()
 		}
 		err = n.rdb.Close()
 	})
 	return err
+}
+
+// leave releases the leases of the rooms still held and removes the
+// node's entry: no join is sent here any more.
+func (n *Node) leave() {
+	n.mu.Lock()
+	rooms := make([]string, 0, len(n.held))
+	for r := range n.held {
+		rooms = append(rooms, r)
+	}
+	n.held = map[string]uint64{}
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*redisTimeout)
+	defer cancel()
+	for _, room := range rooms {
+		if err := releaseLua.Run(ctx, n.rdb, []string{n.prefix + keyRoom + room}, n.cfg.NodeID).Err(); err != nil {
+			n.log.Warn("releasing room lease on leaving; it expires on its own", "room", room, "err", err)
+			break
+		}
+	}
+	if err := n.rdb.HDel(ctx, n.prefix+keyNodes, n.cfg.NodeID).Err(); err != nil {
+		n.log.Warn("leaving the directory", "err", err)
+	}
 }
 
 func (n *Node) sampleCPU(now time.Time) float64 {
@@ -262,6 +282,9 @@ func (n *Node) beat(cpu float64) {
 		}
 		n.published = map[string]string{}
 		n.registered = true
+	}
+	if err := n.rdb.SetNX(ctx, n.prefix+keySince, time.Now().UnixMilli(), 0).Err(); err != nil {
+		n.warn("heartbeat: marking the directory's start", err)
 	}
 	n.renewLeases(ctx)
 	n.publishRecordings(ctx)
@@ -360,9 +383,11 @@ func (n *Node) Hold(room string, done <-chan struct{}) {
 		if !mine {
 			return // a new room of that name holds the lease now
 		}
-		ctx, cancel := context.WithTimeout(n.ctx, redisTimeout)
+		// Not n.ctx: a room closing as the server shuts down still frees
+		// its name at once.
+		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 		defer cancel()
-		if err := releaseLua.Run(ctx, n.rdb, []string{n.prefix + keyRoom + room}, n.cfg.NodeID).Err(); err != nil {
+		if err := releaseLua.Run(ctx, n.rdb, []string{n.prefix + keyRoom + room}, n.cfg.NodeID).Err(); err != nil && n.ctx.Err() == nil {
 			n.log.Warn("releasing room lease; it expires on its own", "room", room, "err", err)
 		}
 	}()
@@ -454,6 +479,16 @@ func (n *Node) Place(ctx context.Context, room string) (Placement, error) {
 	if err != nil || ok {
 		return p, err
 	}
+	// A directory that started (or restarted empty) less than a heartbeat
+	// ago may not hold every open room's lease yet: wait until all nodes
+	// have written theirs, so that an open room is not opened twice.
+	if waited, err := n.settle(ctx); err != nil {
+		return Placement{}, err
+	} else if waited {
+		if p, ok, err := n.current(ctx, room); err != nil || ok {
+			return p, err
+		}
+	}
 	nodes, err := n.allNodes(ctx)
 	if err != nil {
 		return Placement{}, err
@@ -498,6 +533,29 @@ func (n *Node) current(ctx context.Context, room string) (Placement, bool, error
 		return Placement{Node: ni}, true, nil
 	}
 	return Placement{}, false, nil // its node is gone: place it again
+}
+
+// settle waits until the directory is 1.5 heartbeats old; it reports
+// whether it waited.
+func (n *Node) settle(ctx context.Context) (bool, error) {
+	waited := false
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ms, err := n.rdb.Get(ctx, n.prefix+keySince).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return waited, fmt.Errorf("%w: %w", ErrDirectory, err)
+		}
+		if err == nil && time.Since(time.UnixMilli(ms)) >= n.cfg.Heartbeat*3/2 {
+			return waited, nil
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return waited, ErrBusy
+		case <-t.C:
+		}
+	}
 }
 
 // lock takes key with SET NX PX, trying again until lockWait.
