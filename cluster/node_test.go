@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -308,4 +309,55 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Fatal(fmt.Errorf("close without run: %w", err))
 	}
 	_ = n.Close()
+}
+
+// TestCloseLeavesNoGoroutines: a node that held rooms, open and closed,
+// leaves nothing running after Close, and leaves the directory.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	rd := redistest.Start(t)
+	rdb := rd.Client()
+	_ = rdb.Ping(context.Background()).Err() // the test's own client is not counted
+	before := runtime.NumGoroutine()
+	n, err := New(Config{RedisURL: rd.URL, NodeURL: "http://a.test:1", Heartbeat: 50 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go n.Run(context.Background())
+	eventually(t, 3*time.Second, "registered", func() bool {
+		ok, _ := rdb.HExists(context.Background(), "mcu:nodes", "a.test:1").Result()
+		return ok
+	})
+	closed, open := make(chan struct{}), make(chan struct{})
+	n.Hold("closed", closed)
+	n.Hold("open", open)
+	for _, r := range []string{"closed", "open"} {
+		if p := place(t, &testNode{Node: n}, r); !p.Local {
+			t.Fatalf("%s not placed here", r)
+		}
+	}
+	close(closed)
+	eventually(t, 3*time.Second, "lease of the closed room released", func() bool {
+		c, _ := rdb.Exists(context.Background(), "mcu:room:closed").Result()
+		return c == 0
+	})
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = n.Close()
+	if c, _ := rdb.Exists(context.Background(), "mcu:room:open", "mcu:room:closed").Result(); c != 0 {
+		t.Errorf("%d leases left after Close", c)
+	}
+	if ok, _ := rdb.HExists(context.Background(), "mcu:nodes", "a.test:1").Result(); ok {
+		t.Error("node still registered after Close")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(open)
 }
