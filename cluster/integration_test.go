@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,14 +33,30 @@ import (
 
 const testKeys = "APIcluster: cluster-secret-0123456789abcdefghijklmnop"
 
+// binDir holds the mcu binary built for the test run; TestMain removes it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildMCU builds the mcu binary once per test run.
 var buildMCU = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "mcu-cluster-test-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "mcu")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/mcu-dev/mcu/cmd/mcu").CombinedOutput()
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go") // the toolchain running the test
+	if _, err := os.Stat(gobin); err != nil {
+		gobin = "go"
+	}
+	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/mcu-dev/mcu/cmd/mcu").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
