@@ -50,17 +50,22 @@ func startClusterNode(t *testing.T, redisURL string) *server.Server {
 func TestBrowserFollowsClusterRedirect(t *testing.T) {
 	needChromium(t)
 	rd := redistest.Start(t)
-	front, owner := startClusterNode(t, rd.URL), startClusterNode(t, rd.URL)
+	a, b := startClusterNode(t, rd.URL), startClusterNode(t, rd.URL)
 
-	// The room opens on the owner with a red pion participant.
+	// The room opens with a red pion participant, on whichever node the
+	// cluster places it; the page is opened on the other one.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	redColour := color.RGBA{255, 0, 0, 255}
-	red, err := peer.Dial(ctx, peer.Options{URL: owner.WebsocketURL(), Room: "CL", Name: "red", Colour: &redColour, Tone: 440})
+	red, err := peer.Dial(ctx, peer.Options{URL: b.WebsocketURL(), Room: "CL", Name: "red", Colour: &redColour, Tone: 440})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(red.Close)
+	front, owner := a, b
+	if _, err := a.Rooms.Room("CL"); err == nil {
+		front, owner = b, a
+	}
 
 	p := openBrowser(t, "green", fakeCamera(t, t.TempDir(), "green", "0x00FF00"))
 	url := fmt.Sprintf("%s/?room=CL&name=green&autojoin=1", front.URL())
