@@ -114,6 +114,8 @@ func (w webCluster) RoomNode(ctx context.Context, room string) (string, error) {
 	return ni.URL, nil
 }
 
+func (w webCluster) URL() string { return w.node.URL() }
+
 func (w webCluster) RecordingNode(ctx context.Context, id string) (string, error) {
 	ni, ok, err := w.node.RecordingNode(ctx, id)
 	if err != nil || !ok {

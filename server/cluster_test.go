@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"image/color"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/mcu-dev/mcu/internal/peer"
 	"github.com/mcu-dev/mcu/internal/redistest"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/server"
@@ -115,6 +117,39 @@ func TestClusterSendsJoinsToTheRoomsNode(t *testing.T) {
 	if res.StatusCode != http.StatusTemporaryRedirect || res.Header.Get("Location") != b.URL()+"/whip/r?name=x" {
 		t.Fatalf("WHIP on a: %d Location %q, want 307 to b", res.StatusCode, res.Header.Get("Location"))
 	}
+
+	// A WHIP publisher that follows the redirect ends up in b's room, with
+	// a session resource on b (absolute: clients may resolve it against
+	// the URL they first posted to).
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	blue := color.RGBA{0, 0, 255, 255}
+	pub, err := peer.DialWHIP(ctx, peer.Options{URL: a.URL() + "/whip/r?name=whip", Name: "whip", Colour: &blue, Tone: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(pub.Resource(), b.URL()+"/whip/r/") {
+		t.Fatalf("WHIP resource %q, want one on %s", pub.Resource(), b.URL())
+	}
+	room, err := b.Rooms.Room("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitParticipants := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(room.Participants()) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d participants in r, want %d", len(room.Participants()), n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitParticipants(2)
+	if err := pub.Leave(); err != nil { // DELETE of the resource, on b
+		t.Fatal(err)
+	}
+	waitParticipants(1)
 
 	res, err = http.Get(a.URL() + "/api/rooms/r")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/pion/webrtc/v4"
@@ -98,6 +99,9 @@ func NewHandler(o Options) http.Handler {
 		}
 		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, starts: signaling.NewAddressRate(o.MediaSessionsPerMinute), links: iceLinks(o.ICEServers),
 			sessions: map[string]*mediaSession{}}
+		if o.Cluster != nil {
+			media.self = strings.TrimSuffix(o.Cluster.URL(), "/")
+		}
 		media.routes(g)
 	}
 	sub, _ := fs.Sub(static, "static")

@@ -27,6 +27,10 @@ type Cluster interface {
 	RecordingNode(ctx context.Context, id string) (string, error)
 	// Recordings lists the recordings of the other nodes.
 	Recordings(ctx context.Context) ([]RemoteRecording, error)
+	// URL is this node's base URL: WHIP and WHEP session resources are
+	// given with it, since a client redirected here may resolve a relative
+	// Location against the node it first asked.
+	URL() string
 }
 
 // RemoteRecording is a recording another node has.

@@ -66,6 +66,7 @@ type mediaEndpoints struct {
 	// costs a PeerConnection, so a flood of POSTs is refused early.
 	starts *signaling.AddressRate
 	links  []string // Link header values naming the ICE servers
+	self   string   // in a cluster, this node's base URL for Location
 
 	mu       sync.Mutex
 	sessions map[string]*mediaSession
@@ -227,7 +228,7 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 			}()
 		}
 		e.log.Info("http media session", "kind", strings.Trim(a.path(), "/"), "room", room, "participant", sess.ID(), "name", name)
-		c.Header("Location", a.path()+url.PathEscape(room)+"/"+ms.id)
+		c.Header("Location", e.self+a.path()+url.PathEscape(room)+"/"+ms.id)
 		c.Header("ETag", ms.etag)
 		c.Header("Accept-Patch", sdpFragType)
 		e.addLinks(c)
