@@ -397,6 +397,15 @@ func TestClusterOfThreeNodes(t *testing.T) {
 		t.Fatalf("GET /api/rooms/alpha on %s: %d %s", wrong.id, status, body)
 	}
 
+	for _, n := range nodes {
+		status, body := api(t, "GET", n.url+"/api/rooms", admin, nil)
+		for _, room := range rooms {
+			if status != http.StatusOK || !strings.Contains(string(body), `"name":"`+room+`"`) {
+				t.Fatalf("GET /api/rooms on %s lacks %s: %d %s", n.id, room, status, body)
+			}
+		}
+	}
+
 	// Recordings: started and stopped through a node that is not alpha's.
 	status, body := api(t, "POST", wrong.url+"/api/rooms/alpha/recordings", admin, map[string]any{"format": "webm"})
 	if status != http.StatusCreated {

@@ -116,6 +116,20 @@ func (w webCluster) RoomNode(ctx context.Context, room string) (string, error) {
 
 func (w webCluster) URL() string { return w.node.URL() }
 
+func (w webCluster) Nodes(ctx context.Context) ([]string, error) {
+	nodes, err := w.node.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var urls []string
+	for _, ni := range nodes {
+		if ni.ID != w.node.ID() {
+			urls = append(urls, ni.URL)
+		}
+	}
+	return urls, nil
+}
+
 func (w webCluster) RecordingNode(ctx context.Context, id string) (string, error) {
 	ni, ok, err := w.node.RecordingNode(ctx, id)
 	if err != nil || !ok {

@@ -70,7 +70,8 @@ func wsJoin(t *testing.T, url, room string, header http.Header) (signaling.Messa
 // TestClusterSendsJoinsToTheRoomsNode: with two nodes, a room opened on
 // one is reached through the other: a websocket join gets a redirect to
 // the owner's /ws, WHIP a 307 to the owner, the room API is answered by
-// the owner through the node asked, and a page of one node may open the
+// the owner through the node asked, the room list holds every node's
+// rooms, and a page of one node may open the
 // other's websocket.
 func TestClusterSendsJoinsToTheRoomsNode(t *testing.T) {
 	rd := redistest.Start(t)
@@ -159,6 +160,15 @@ func TestClusterSendsJoinsToTheRoomsNode(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"r"`) {
 		t.Fatalf("GET /api/rooms/r on a: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(a.URL() + "/api/rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"name":"r"`) {
+		t.Fatalf("GET /api/rooms on a does not list b's room: %d %s", res.StatusCode, body)
 	}
 	res, err = http.Get(a.URL() + "/api/rooms/nowhere")
 	if err != nil {

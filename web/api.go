@@ -139,6 +139,10 @@ func (a *api) listRooms(c *gin.Context) {
 	for _, r := range rooms {
 		out = append(out, r.Info())
 	}
+	if a.cluster != nil && c.GetHeader(forwardedHeader) == "" {
+		c.JSON(http.StatusOK, gin.H{"rooms": a.withRemoteRooms(c, out)})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
 }
 

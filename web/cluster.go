@@ -2,11 +2,14 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +30,8 @@ type Cluster interface {
 	RecordingNode(ctx context.Context, id string) (string, error)
 	// Recordings lists the recordings of the other nodes.
 	Recordings(ctx context.Context) ([]RemoteRecording, error)
+	// Nodes returns the base URLs of the other live nodes.
+	Nodes(ctx context.Context) ([]string, error)
 	// URL is this node's base URL: WHIP and WHEP session resources are
 	// given with it, since a client redirected here may resolve a relative
 	// Location against the node it first asked.
@@ -149,4 +154,72 @@ func (a *api) withRemote(c *gin.Context, out []mcu.Recording, local map[string]b
 		}
 	}
 	return list
+}
+
+// clusterClient asks the other nodes for their rooms.
+var clusterClient = &http.Client{Timeout: clusterTimeout}
+
+// roomEntry is one room of GET /api/rooms, this node's or another's.
+type roomEntry struct {
+	name string
+	json any
+}
+
+// withRemoteRooms adds the other nodes' rooms to the list, sorted by name.
+// A node that does not answer in time is left out (and logged).
+func (a *api) withRemoteRooms(c *gin.Context, local []mcu.RoomInfo) []any {
+	entries := make([]roomEntry, 0, len(local))
+	for _, r := range local {
+		entries = append(entries, roomEntry{r.Name, r})
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), clusterTimeout)
+	defer cancel()
+	urls, err := a.cluster.Nodes(ctx)
+	if err != nil {
+		a.log.Warn("cluster: listing nodes", "err", err)
+	}
+	lists := make([][]json.RawMessage, len(urls))
+	var wg sync.WaitGroup
+	for i, u := range urls {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(u, "/")+"/api/rooms", nil)
+			if err != nil {
+				return
+			}
+			req.Host = c.Request.Host
+			req.Header.Set("Authorization", c.GetHeader("Authorization"))
+			req.Header.Set(forwardedHeader, "1")
+			res, err := clusterClient.Do(req)
+			if err != nil {
+				a.log.Warn("cluster: rooms of a node", "node", u, "err", err)
+				return
+			}
+			defer res.Body.Close()
+			var body struct {
+				Rooms []json.RawMessage `json:"rooms"`
+			}
+			if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&body) != nil {
+				a.log.Warn("cluster: rooms of a node", "node", u, "status", res.StatusCode)
+				return
+			}
+			lists[i] = body.Rooms
+		})
+	}
+	wg.Wait()
+	for _, list := range lists {
+		for _, raw := range list {
+			var r struct {
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(raw, &r) == nil {
+				entries = append(entries, roomEntry{r.Name, raw})
+			}
+		}
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	out := make([]any, len(entries))
+	for i, e := range entries {
+		out[i] = e.json
+	}
+	return out
 }
