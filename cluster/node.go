@@ -203,9 +203,9 @@ func (n *Node) Run(ctx context.Context) {
 	}
 }
 
-// Close stops the heartbeat, removes the node from the directory so that
-// no new room is placed here, and closes the Redis client. It is
-// idempotent; leases of rooms still open expire on their own.
+// Close stops the heartbeat, releases the leases of the rooms still held,
+// removes the node from the directory so that no join is sent here, and
+// closes the Redis client. It is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.once.Do(func() {
