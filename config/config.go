@@ -49,6 +49,7 @@ type Config struct {
 	Recordings Recordings `yaml:"recordings"`
 	Metrics    Metrics    `yaml:"metrics"`
 	Webhook    Webhook    `yaml:"webhook"`
+	Cluster    Cluster    `yaml:"cluster"`
 
 	DrainGrace time.Duration `yaml:"drain_grace" env:"MCU_DRAIN_GRACE" flag:"drain-grace" usage:"On SIGTERM, how long to wait for participants to leave and recordings to finalize before exiting."`
 
@@ -92,6 +93,15 @@ type Webhook struct {
 	URLs   []string `yaml:"urls" env:"MCU_WEBHOOK_URLS" flag:"webhook-urls" usage:"URLs that receive every event by POST (comma separated in env and flag)."`
 }
 
+// Cluster shares rooms and recordings with other nodes through Redis
+// (docs/cluster.md).
+type Cluster struct {
+	Redis   string `yaml:"redis" env:"MCU_REDIS" flag:"redis" secret:"true" usage:"Redis URL (redis://[:password@]host:6379/0) of the room directory shared by the nodes of a cluster; empty: this node alone, rooms in memory. A password is shown as xxxxx when printed."`
+	NodeURL string `yaml:"node_url" env:"MCU_NODE_URL" flag:"node-url" usage:"Base URL (http(s)://host:port) at which clients and the other nodes reach this node; required with redis."`
+	NodeID  string `yaml:"node_id" env:"MCU_NODE_ID" flag:"node-id" usage:"This node's name in the directory, the same across restarts so its recordings are found again; empty: node_url's host:port."`
+	MaxCPU  int    `yaml:"max_cpu" env:"MCU_MAX_CPU" flag:"max-cpu" usage:"CPU use of this node, in percent of all cores over the last 2 s, above which it takes no new rooms; when every node is above, joins of new rooms get server_full."`
+}
+
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
 	return &Config{
@@ -113,6 +123,7 @@ func Default() *Config {
 			MinFree: 512 << 20,
 		},
 		Metrics:    Metrics{Enabled: true},
+		Cluster:    Cluster{MaxCPU: 80},
 		DrainGrace: 30 * time.Second,
 	}
 }

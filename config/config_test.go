@@ -153,6 +153,12 @@ func TestErrors(t *testing.T) {
 			want: []string{`quality (from flag -quality): unknown quality "4k" (allowed: 360p, 480p, 720p)`}},
 		{name: "flag malformed", args: []string{"-fps", "x"}, want: []string{`invalid value "x" for flag -fps: want an integer`}},
 		{name: "flag stray argument", args: []string{"serve2"}, want: []string{`unexpected argument "serve2"`}},
+		{name: "redis without node url", args: []string{"-redis", "redis://127.0.0.1:6379/0"}, kind: ErrBadValue,
+			want: []string{`cluster.node_url "" (from default): with cluster.redis, want this node's http:// or https:// URL`}},
+		{name: "redis not a redis url", args: []string{"-redis", "http://x:1", "-node-url", "http://10.0.0.2:8080"}, kind: ErrBadValue,
+			want: []string{`cluster.redis "http://x:1" (from flag -redis): want redis://host:port`}},
+		{name: "max cpu out of range", env: []string{"MCU_MAX_CPU=150"}, kind: ErrBadValue,
+			want: []string{`cluster.max_cpu 150 (from env MCU_MAX_CPU): want a percentage from 1 to 100`}},
 		{name: "udp range", args: []string{"-udp-ports", "9-1"}, kind: ErrBadValue,
 			want: []string{`udp_ports "9-1" (from flag -udp-ports): want MIN-MAX`}},
 		{name: "webhook without key", args: []string{"-webhook-urls", "http://127.0.0.1:1/h"}, kind: ErrBadValue,
@@ -216,7 +222,7 @@ func TestKeys(t *testing.T) {
 // TestPrintMasksSecrets: mcu config output hides secrets and reads back
 // to the same configuration.
 func TestPrintMasksSecrets(t *testing.T) {
-	env := []string{"MCU_KEYS=APIa: topsecret-value-1, APIb: topsecret-value-2", "MCU_ICE_SERVERS=stun:s:3478,user:turnpass@turn:t:3478", "MCU_WEBHOOK_API_KEY=APIa", "MCU_WEBHOOK_URLS=https://h/1,https://h/2"}
+	env := []string{"MCU_KEYS=APIa: topsecret-value-1, APIb: topsecret-value-2", "MCU_ICE_SERVERS=stun:s:3478,user:turnpass@turn:t:3478", "MCU_WEBHOOK_API_KEY=APIa", "MCU_WEBHOOK_URLS=https://h/1,https://h/2", "MCU_REDIS=redis://:redispass@10.0.0.1:6379/0", "MCU_NODE_URL=http://10.0.0.2:8080"}
 	c, err := Load("serve", []string{"-fps", "15", "-min-free", "1GiB", "-drain-grace", "1m"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -226,12 +232,12 @@ func TestPrintMasksSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, secret := range []string{"topsecret", "turnpass"} {
+	for _, secret := range []string{"topsecret", "turnpass", "redispass"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("printed config shows a secret %q:\n%s", secret, out)
 		}
 	}
-	for _, w := range []string{"fps: 15\n", "APIa: '********'", "min_free: 1GiB", "drain_grace: 1m0s", "- https://h/2", "username: user", "# Output frame rate of new rooms: 15 or 30.\n"} {
+	for _, w := range []string{"fps: 15\n", "APIa: '********'", "min_free: 1GiB", "drain_grace: 1m0s", "- https://h/2", "username: user", "redis: redis://:xxxxx@10.0.0.1:6379/0", "# Output frame rate of new rooms: 15 or 30.\n"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("printed config lacks %q:\n%s", w, out)
 		}

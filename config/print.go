@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -87,6 +88,13 @@ func (c *Config) node(f *field) *yaml.Node {
 			seq.Style = yaml.FlowStyle
 		}
 		return seq
+	}
+	if f.secret && f.typ.Kind() == reflect.String && v.String() != "" {
+		// A URL keeps its host; only its password is hidden.
+		if u, err := url.Parse(v.String()); err == nil && u.Host != "" {
+			return str(u.Redacted())
+		}
+		return str(mask)
 	}
 	switch f.typ.Kind() {
 	case reflect.Bool:

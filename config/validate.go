@@ -37,6 +37,17 @@ func (c *Config) Validate() error {
 			bad("public_url", c.PublicURL, "want an http:// or https:// URL, e.g. https://mcu.example.org")
 		}
 	}
+	if c.Cluster.Redis != "" {
+		if p, err := url.Parse(c.Cluster.Redis); err != nil || (p.Scheme != "redis" && p.Scheme != "rediss") || p.Host == "" {
+			bad("cluster.redis", c.Cluster.Redis, "want redis://host:port or rediss://host:port, e.g. redis://127.0.0.1:6379/0")
+		}
+		if p, err := url.Parse(c.Cluster.NodeURL); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad("cluster.node_url", c.Cluster.NodeURL, "with cluster.redis, want this node's http:// or https:// URL as the other nodes reach it, e.g. http://10.0.0.2:8080")
+		}
+	}
+	if c.Cluster.MaxCPU < 1 || c.Cluster.MaxCPU > 100 {
+		bad("cluster.max_cpu", c.Cluster.MaxCPU, "want a percentage from 1 to 100")
+	}
 	if !slices.Contains(TLSModes, c.TLS) {
 		bad("tls", c.TLS, "allowed values are auto, off")
 	}

@@ -3,7 +3,8 @@
 # whatever is already present: the FFmpeg 5.1 development libraries, ffmpeg and
 # ffprobe (the judges of every file we write), pkg-config, the fonts names on
 # tiles are drawn with (Noto CJK covers Chinese, Japanese, Korean, Cyrillic and
-# Latin; DejaVu is the fallback) with fontconfig to find them, Chromium and
+# Latin; DejaVu is the fallback) with fontconfig to find them, redis-server
+# (the cluster tests start their own on a loopback port), Chromium and
 # Firefox ESR for the browser tests, and the reference WHIP/WHEP JavaScript
 # clients (npm package whip-whep) that the browser tests run, fetched with npm
 # into the ignored folder third_party_npm/. Run as root or with sudo available.
@@ -11,7 +12,7 @@ set -euo pipefail
 
 pkgs=(pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavutil-dev
       libswscale-dev libswresample-dev libavdevice-dev ffmpeg
-      fontconfig fonts-noto-cjk fonts-dejavu-core)
+      fontconfig fonts-noto-cjk fonts-dejavu-core redis-server)
 browser=1
 if [ "${1:-}" = "--no-browser" ]; then
   browser=0

@@ -34,6 +34,9 @@ func FromConfig(c *config.Config, log *slog.Logger) Config {
 			PublicURL:     c.PublicURL,
 		},
 	}
+	if c.Cluster.Redis != "" {
+		cfg.Cluster = Cluster{RedisURL: c.Cluster.Redis, NodeID: c.Cluster.NodeID, NodeURL: c.Cluster.NodeURL, MaxCPU: float64(c.Cluster.MaxCPU) / 100}
+	}
 	if c.Metrics.Enabled {
 		cfg.Ops.Metrics = metrics.New()
 	}

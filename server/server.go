@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/mcu-dev/mcu/auth"
+	"github.com/mcu-dev/mcu/cluster"
 	"github.com/mcu-dev/mcu/mcu"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
@@ -60,6 +61,9 @@ type Config struct {
 	// Authorize checks WHIP publishers' and WHEP viewers' bearer tokens;
 	// nil admits everyone (as the websocket does without authentication).
 	Authorize web.Authorize
+	// Cluster, with a Redis URL, shares rooms and recordings with other
+	// nodes (docs/cluster.md).
+	Cluster Cluster
 }
 
 // ICE configures the media transports.
@@ -92,6 +96,8 @@ type Server struct {
 	udpMux      ice.UDPMux
 	tcpMux      ice.TCPMux
 	tcpLn       net.Listener
+	node        *cluster.Node // nil unless in a cluster
+	nodeCancel  context.CancelFunc
 }
 
 // New builds the server's parts. It listens nowhere until Serve.
@@ -131,13 +137,30 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	checkOrigin := signaling.AllowOrigins(cfg.Origins)
+	backend := s.ops.backend(s.Rooms)
+	var wc web.Cluster
+	if cfg.Cluster.RedisURL != "" {
+		if err := s.joinCluster(cfg.Cluster); err != nil {
+			if s.Recorder != nil {
+				s.Recorder.Close()
+			}
+			_ = s.Rooms.Close(context.Background())
+			s.closeICE()
+			return nil, err
+		}
+		backend = clusterBackend{node: s.node, rooms: s.Rooms, next: backend}
+		wc = webCluster{node: s.node}
+		// A page from one node joins the room on another: the nodes'
+		// origins are the server's own.
+		own, node := checkOrigin, s.node
+		checkOrigin = func(r *http.Request) bool { return own(r) || node.NodeOrigin(r.Header.Get("Origin")) }
+	}
 	sigOpts := cfg.Signaling
 	sigOpts.CheckOrigin = checkOrigin
 	sigOpts.Keys, sigOpts.Limiter = cfg.Keys, limiter
 	if len(cfg.ICE.Servers) > 0 {
 		sigOpts.ICEServers = cfg.ICE.Servers
 	}
-	backend := s.ops.backend(s.Rooms)
 	s.Signaling = signaling.NewServer(backend, cfg.Log, sigOpts)
 	authorize := cfg.Authorize
 	if authorize == nil && cfg.Keys != nil {
@@ -147,7 +170,7 @@ func New(cfg Config) (*Server, error) {
 		Rooms: s.Rooms, Recorder: s.Recorder, Signaling: s.Signaling,
 		Hosts: cfg.Hosts, CheckOrigin: checkOrigin, Log: cfg.Log,
 		Backend: backend, Authorize: authorize, ICEServers: cfg.ICE.Servers,
-		Keys: cfg.Keys, Limiter: limiter,
+		Keys: cfg.Keys, Limiter: limiter, Cluster: wc,
 	}))
 	s.ops.attach(s)
 	return s, nil
@@ -224,6 +247,12 @@ func (s *Server) Serve(ln net.Listener) {
 	if err := s.ops.serveMetrics(); err != nil {
 		s.log.Error("metrics", "err", err)
 	}
+	if s.node != nil && s.nodeCancel == nil {
+		// Registered only once it answers: other nodes send clients here.
+		ctx, cancel := context.WithCancel(context.Background())
+		s.nodeCancel = cancel
+		go s.node.Run(ctx)
+	}
 }
 
 // Listen listens on addr ("127.0.0.1:0" for a free port) and serves.
@@ -274,6 +303,15 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.Rooms.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("server: rooms: %w", err))
+	}
+	if s.node != nil {
+		// After the rooms: their leases are released first.
+		if s.nodeCancel != nil {
+			s.nodeCancel()
+		}
+		if err := s.node.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: cluster: %w", err))
+		}
 	}
 	if err := s.ops.close(ctx); err != nil {
 		errs = append(errs, err)

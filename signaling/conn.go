@@ -390,6 +390,13 @@ func (c *conn) sendError(code, msg string) {
 
 // replyError reports a Backend or Session error to the client.
 func (c *conn) replyError(op string, err error) {
+	var rd *Redirect
+	if errors.As(err, &rd) {
+		c.logger().Debug("join redirected", "to", rd.URL)
+		c.Send(Message{Type: TypeRedirect, URL: rd.WebsocketURL()})
+		c.stop(websocket.CloseNormalClosure, "redirect", true)
+		return
+	}
 	var pe *Error
 	if errors.As(err, &pe) {
 		c.logger().Debug("request refused", "op", op, "code", pe.Code, "err", err)

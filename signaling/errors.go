@@ -1,5 +1,7 @@
 package signaling
 
+import "strings"
+
 // Error codes sent in "error" messages.
 const (
 	CodeBadMessage    = "bad_message"    // unparsable JSON or a missing field
@@ -33,4 +35,28 @@ type Error struct {
 // Error returns the code and the message.
 func (e *Error) Error() string {
 	return "signaling: " + e.Code + ": " + e.Message
+}
+
+// Redirect is returned by a Backend when the room lives on another node of
+// a cluster: a websocket client gets a "redirect" message with that node's
+// /ws URL (and should join there with the same token), an HTTP client a
+// 307 to the same path on that node.
+type Redirect struct {
+	// URL is the owning node's base URL, e.g. https://node2.example.org.
+	URL string
+}
+
+// Error names the node.
+func (e *Redirect) Error() string { return "signaling: the room is on " + e.URL }
+
+// WebsocketURL is the owning node's /ws address (ws:// or wss://).
+func (e *Redirect) WebsocketURL() string {
+	u := strings.TrimSuffix(e.URL, "/")
+	switch {
+	case strings.HasPrefix(u, "https://"):
+		u = "wss://" + strings.TrimPrefix(u, "https://")
+	case strings.HasPrefix(u, "http://"):
+		u = "ws://" + strings.TrimPrefix(u, "http://")
+	}
+	return u + "/ws"
 }

@@ -40,6 +40,9 @@ const (
 	// TypeSpeakers carries the active speakers, loudest first, whenever
 	// who speaks changes.
 	TypeSpeakers = "speakers"
+	// TypeRedirect says the room lives on another node: join again at URL
+	// (with the same token). The server closes the connection after it.
+	TypeRedirect = "redirect"
 )
 
 // Message is one JSON object on the websocket, in either direction.
@@ -68,6 +71,8 @@ type Message struct {
 	// and view events
 	LayoutMode string  `json:"layout_mode,omitempty"`
 	Pinned     *string `json:"pinned,omitempty"`
+	// redirect: the websocket URL of the node that has the room
+	URL string `json:"url,omitempty"`
 	// error
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

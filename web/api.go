@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/pion/webrtc/v4"
@@ -54,6 +55,9 @@ type Options struct {
 	Keys *auth.Keys
 	// Limiter slows down addresses that keep failing authentication.
 	Limiter *auth.Limiter
+	// Cluster, in cluster mode, sends requests for rooms and recordings of
+	// other nodes there; nil: this server is alone.
+	Cluster Cluster
 }
 
 // NewHandler returns the HTTP handler of the whole server.
@@ -75,7 +79,7 @@ func NewHandler(o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter}
+	a := &api{rooms: o.Rooms, recorder: o.Recorder, log: o.Log, keys: o.Keys, limiter: o.Limiter, cluster: o.Cluster}
 	authed := a.authenticate(false)
 	g.GET("/api/rooms", authed, a.listRooms)
 	g.GET("/api/rooms/:room", authed, a.getRoom)
@@ -95,6 +99,9 @@ func NewHandler(o Options) http.Handler {
 		}
 		media := &mediaEndpoints{backend: o.Backend, authorize: o.Authorize, log: o.Log, starts: signaling.NewAddressRate(o.MediaSessionsPerMinute), links: iceLinks(o.ICEServers),
 			sessions: map[string]*mediaSession{}}
+		if o.Cluster != nil {
+			media.self = strings.TrimSuffix(o.Cluster.URL(), "/")
+		}
 		media.routes(g)
 	}
 	sub, _ := fs.Sub(static, "static")
@@ -116,6 +123,7 @@ type api struct {
 	log      *slog.Logger
 	keys     *auth.Keys
 	limiter  *auth.Limiter
+	cluster  Cluster
 }
 
 func apiError(c *gin.Context, status int, msg string) {
@@ -131,12 +139,19 @@ func (a *api) listRooms(c *gin.Context) {
 	for _, r := range rooms {
 		out = append(out, r.Info())
 	}
+	if a.cluster != nil && c.GetHeader(forwardedHeader) == "" {
+		c.JSON(http.StatusOK, gin.H{"rooms": a.withRemoteRooms(c, out)})
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
 }
 
 func (a *api) room(c *gin.Context) *mcu.Room {
 	r, err := a.rooms.Room(c.Param("room"))
 	if err != nil {
+		if a.forwardRoom(c, c.Param("room")) {
+			return nil
+		}
 		apiError(c, http.StatusNotFound, "room "+c.Param("room")+" not found")
 		return nil
 	}

@@ -83,6 +83,9 @@ func (a *api) recording(c *gin.Context, check func(*auth.Claims, mcu.Recording) 
 		return mcu.Recording{}, false
 	}
 	rec, err := a.recorder.Get(id)
+	if errors.Is(err, mcu.ErrRecordingNotFound) && a.forwardRecording(c, id) {
+		return rec, false
+	}
 	if err != nil {
 		a.recordingError(c, err)
 		return rec, false

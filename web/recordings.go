@@ -76,6 +76,12 @@ func (a *api) startRecording(c *gin.Context) {
 	if !a.allowed(c, func(cl *auth.Claims) error { return cl.Record(c.Param("room")) }) {
 		return
 	}
+	if a.cluster != nil {
+		// Before the body is read: it goes along to the room's node.
+		if _, err := a.rooms.Room(c.Param("room")); err != nil && a.forwardRoom(c, c.Param("room")) {
+			return
+		}
+	}
 	var o mcu.RecordingOptions
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, &o); err != nil {
@@ -95,13 +101,20 @@ func (a *api) startRecording(c *gin.Context) {
 // roomList sees them all.
 func (a *api) listRecordings(c *gin.Context) {
 	claims := claimsOf(c)
+	sees := func(room string) bool { return claims == nil || claims.SeesRecordingsOf(room) }
 	out := []mcu.Recording{}
+	local := map[string]bool{}
 	for _, r := range a.recorder.List() {
-		if claims == nil || claims.SeesRecordingsOf(r.Room) {
+		local[r.ID] = true
+		if sees(r.Room) {
 			out = append(out, a.withLink(r))
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"recordings": out})
+	if a.cluster == nil {
+		c.JSON(http.StatusOK, gin.H{"recordings": out})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"recordings": a.withRemote(c, out, local, sees)})
 }
 
 func (a *api) getRecording(c *gin.Context) {

@@ -66,6 +66,7 @@ type mediaEndpoints struct {
 	// costs a PeerConnection, so a flood of POSTs is refused early.
 	starts *signaling.AddressRate
 	links  []string // Link header values naming the ICE servers
+	self   string   // in a cluster, this node's base URL for Location
 
 	mu       sync.Mutex
 	sessions map[string]*mediaSession
@@ -199,6 +200,13 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 			return
 		}
 		sess, err := e.backend.Join(room, name, signaling.JoinOptions{ReceiveOnly: a == Subscribe}, discard{})
+		var rd *signaling.Redirect
+		if errors.As(err, &rd) {
+			// The room is on another node of the cluster: the client
+			// posts the same offer there.
+			c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(rd.URL, "/")+c.Request.URL.RequestURI())
+			return
+		}
 		if err != nil {
 			e.fail(c, err)
 			return
@@ -220,7 +228,7 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 			}()
 		}
 		e.log.Info("http media session", "kind", strings.Trim(a.path(), "/"), "room", room, "participant", sess.ID(), "name", name)
-		c.Header("Location", a.path()+url.PathEscape(room)+"/"+ms.id)
+		c.Header("Location", e.self+a.path()+url.PathEscape(room)+"/"+ms.id)
 		c.Header("ETag", ms.etag)
 		c.Header("Accept-Patch", sdpFragType)
 		e.addLinks(c)

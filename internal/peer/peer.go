@@ -127,8 +127,26 @@ type Client struct {
 	resource           string // the WHIP/WHEP session URL
 }
 
-// Dial joins the room and negotiates media. It returns once the answer is applied.
+// Dial joins the room and negotiates media. It returns once the answer is
+// applied. A "redirect" from a cluster node is followed (a few hops at
+// most), as the web client does.
 func Dial(ctx context.Context, o Options) (*Client, error) {
+	for hops := 0; ; hops++ {
+		c, err := dial(ctx, o)
+		var rd redirectError
+		if !errors.As(err, &rd) || hops == 3 {
+			return c, err
+		}
+		o.URL = string(rd)
+	}
+}
+
+// redirectError carries the websocket URL of the node that has the room.
+type redirectError string
+
+func (e redirectError) Error() string { return "peer: redirected to " + string(e) }
+
+func dial(ctx context.Context, o Options) (*Client, error) {
 	if o.Width == 0 {
 		o.Width, o.Height = 320, 240
 	}
@@ -176,8 +194,11 @@ func (c *Client) readLoop() {
 			return
 		}
 		switch m.Type {
-		case signaling.TypeJoined:
-			c.joinedCh <- m
+		case signaling.TypeJoined, signaling.TypeRedirect:
+			select {
+			case c.joinedCh <- m:
+			default:
+			}
 		case signaling.TypeAnswer:
 			c.answerCh <- m.SDP
 		case signaling.TypeCandidate:
@@ -301,6 +322,9 @@ func (c *Client) negotiate(ctx context.Context) error {
 	}
 	select {
 	case m := <-c.joinedCh:
+		if m.Type == signaling.TypeRedirect {
+			return redirectError(m.URL)
+		}
 		c.ID = m.ParticipantID
 	case <-ctx.Done():
 		return fmt.Errorf("peer: no joined message: %w (events %v)", ctx.Err(), c.Events())

@@ -22,6 +22,8 @@ let people = new Map();  // participant id -> {id, name, video, audio}
 let speaking = new Set(); // ids of the active speakers ("speakers" events)
 let retries = 0;
 let retryTimer = null;
+let nodeWS = '';     // a cluster node's /ws the server sent us to ("redirect")
+let redirects = 0;   // redirects since the last join, to stop a loop
 let pollTimer = null;
 const recRows = new Map(); // recording id -> <li>
 
@@ -276,8 +278,8 @@ function applyMode() {
 // ---- joining ----
 
 function wsURL() {
-  const u = new URL('/ws', location.href);
-  u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const u = nodeWS ? new URL(nodeWS) : new URL('/ws', location.href);
+  if (!nodeWS) u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   if (token) u.searchParams.set('access_token', token);
   return u.href;
 }
@@ -304,6 +306,8 @@ function join() {
   mcu.name = name;
   mcu.mode = mode();
   retries = 0;
+  nodeWS = '';
+  redirects = 0;
   const u = new URL(location.href);
   u.searchParams.set('room', room);
   u.searchParams.set('name', name);
@@ -360,6 +364,7 @@ function hangUp() {
 // lost schedules a rejoin with exponential backoff (0.5 s doubling to 10 s).
 function lost(why) {
   hangUp();
+  nodeWS = ''; // rejoin through the front door: the room may have moved
   if (mcu.state === 'left' || mcu.state === 'idle') return;
   setState('reconnecting');
   const delay = Math.min(10000, 500 * 2 ** retries);
@@ -370,7 +375,20 @@ function lost(why) {
 
 async function onMessage(s, m) {
   switch (m.type) {
+    case 'redirect':
+      // The room lives on another node of a cluster: join there, with
+      // the same token. A few hops at most, then start over here.
+      s.closed = true;
+      redirects++;
+      nodeWS = redirects <= 3 && /^wss?:\/\//.test(m.url || '') ? m.url : '';
+      if (!nodeWS) {
+        lost('why_ws_closed');
+        return;
+      }
+      connect();
+      break;
     case 'joined':
+      redirects = 0;
       mcu.participantId = m.participant_id;
       s.iceServers = m.ice_servers;
       people = new Map((m.participants || []).map((p) => [p.id, p]));
