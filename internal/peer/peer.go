@@ -122,9 +122,9 @@ type Client struct {
 	VideoPackets     atomic.Int64
 	VideoPacketsLost atomic.Int64
 	lastSeq          int // owned by the video receiving goroutine; -1 before the first
-	joinedCh           chan signaling.Message
-	answerCh           chan string
-	resource           string // the WHIP/WHEP session URL
+	joinedCh         chan signaling.Message
+	answerCh         chan string
+	resource         string // the WHIP/WHEP session URL
 }
 
 // Dial joins the room and negotiates media. It returns once the answer is
