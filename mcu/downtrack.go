@@ -29,6 +29,7 @@ type downTrack struct {
 	codec output.Codec
 	track *webrtc.TrackLocalStaticRTP
 	bwe   cc.BandwidthEstimator // nil: the rung follows loss alone
+	link  *linkMeter            // nil-safe
 	log   *slog.Logger
 
 	connected atomic.Bool
@@ -43,6 +44,7 @@ type downTrack struct {
 	cur       int // rung being sent; -1 until the first keyframe
 	chooser   rungChooser
 	probe     prober
+	overuses  int // checks in a row the estimator saw overuse
 	nextCheck time.Time
 	seq       uint16
 	ts        uint32
@@ -57,6 +59,9 @@ type ReceiveInfo struct {
 	Target string `json:"target,omitempty"`
 	// EstimateBPS is the send-side bandwidth estimate (0 while unknown).
 	EstimateBPS int `json:"estimate_bps"`
+	// QueueMS is how much longer packets now take to reach the receiver
+	// than the fastest did lately (transport-wide feedback).
+	QueueMS int `json:"queue_ms"`
 	// ProbedBPS is a rate a probe showed the link carries, above the
 	// estimate (0 when none).
 	ProbedBPS int `json:"probed_bps,omitempty"`
@@ -91,12 +96,18 @@ func (d *downTrack) estimate() float64 {
 	return float64(d.bwe.GetTargetBitrate())
 }
 
-// overused reports whether the estimator sees the link's queue growing.
+// overused reports whether the estimator has seen the link's queue growing
+// on two checks in a row: a single overuse is as likely a busy receiver.
 func (d *downTrack) overused() bool {
 	if d.bwe == nil {
 		return false
 	}
-	return d.bwe.GetStats()["usage"] == "overuse"
+	if d.bwe.GetStats()["usage"] != "overuse" {
+		d.overuses = 0
+		return false
+	}
+	d.overuses++
+	return d.overuses >= 2
 }
 
 // reportLoss notes the loss a receiver report gave, in 1/256.

@@ -225,12 +225,13 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		}
 		want, media = l.need[top]*rungHeadroom, l.need[target]
 	}
-	d.probe.update(now, want, est, media, loss >= upLoss || d.overused())
+	queue := d.link.queueDelay()
+	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.overused())
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)
 	}
-	info := &ReceiveInfo{Codec: string(d.codec), EstimateBPS: int(est), ProbedBPS: int(d.probe.confirmed), Loss: loss,
+	info := &ReceiveInfo{Codec: string(d.codec), EstimateBPS: int(est), QueueMS: int(queue.Milliseconds()), ProbedBPS: int(d.probe.confirmed), Loss: loss,
 		Probing: d.probe.rate > 0, Switches: d.switches.Load()}
 	if d.cur >= 0 {
 		info.Rung = l.ladder[d.cur].Name

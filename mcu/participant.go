@@ -45,6 +45,7 @@ type Participant struct {
 
 	pc       *webrtc.PeerConnection
 	bwe      cc.BandwidthEstimator
+	meter    *linkMeter
 	down     *downTrack // this receiver's video, once its offer is in
 	audioOut *webrtc.TrackLocalStaticSample
 	audioIn  mixer.Track
@@ -91,7 +92,7 @@ type statsSample struct {
 }
 
 func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out signaling.Sender) (*Participant, error) {
-	pc, bwe, err := r.rooms.newPeerConnection()
+	pc, bwe, meter, err := r.rooms.newPeerConnection()
 	if err != nil {
 		return nil, fmt.Errorf("mcu: peer connection: %w", err)
 	}
@@ -107,7 +108,7 @@ func newParticipant(r *Room, id, name string, opts signaling.JoinOptions, out si
 	}
 	p := &Participant{
 		room: r, id: id, name: name, out: out, log: r.log.With("participant", id), receiveOnly: opts.ReceiveOnly, publishOnly: opts.PublishOnly,
-		pc: pc, bwe: bwe, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
+		pc: pc, bwe: bwe, meter: meter, audioOut: audioOut, joined: time.Now(), sync: newAVSync(), left: make(chan struct{}),
 		inBlock:  make([]float32, mixer.BlockSamples),
 		outBlock: make([]float32, mixer.BlockSamples),
 	}
@@ -182,6 +183,7 @@ func (p *Participant) Offer(sdp string) (string, error) {
 				return "", err
 			}
 			d, err := newDownTrack(p.id, codec, p.bwe, p.log)
+			d.link = p.meter
 			if err != nil {
 				return "", fmt.Errorf("mcu: video track: %w", err)
 			}

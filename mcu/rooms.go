@@ -73,8 +73,9 @@ type Rooms struct {
 	// pcMu serialises PeerConnection creation so that the bandwidth
 	// estimator the congestion-control interceptor makes for the new
 	// connection (newBWE, set from its callback) is known to be its own.
-	pcMu   sync.Mutex
-	newBWE cc.BandwidthEstimator
+	pcMu     sync.Mutex
+	newBWE   cc.BandwidthEstimator
+	newMeter *linkMeter
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -148,6 +149,10 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	if f := cfg.Metrics.Interceptor(); f != nil {
 		ir.Add(f) // first, next to the transport: it sees what the others send
 	}
+	rs := &Rooms{cfg: cfg, log: cfg.Log, rooms: map[string]*Room{}}
+	// Next to the transport: sees the transport-wide sequence numbers the
+	// outer interceptor stamps, and the raw feedback.
+	ir.Add(linkMeterFactory{onNew: func(m *linkMeter) { rs.newMeter = m }})
 	// Before the NACK responder: bounds what receivers can make us resend.
 	ir.Add(nackLimiterFactory{})
 	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
@@ -156,7 +161,6 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	// Send-side bandwidth estimation: transport-wide sequence numbers on
 	// what we send, GCC over the receivers' feedback. It only estimates:
 	// pacing is left to the rungs' encoders.
-	rs := &Rooms{cfg: cfg, log: cfg.Log, rooms: map[string]*Room{}}
 	top := output.Ladder(cfg.Quality, cfg.FPS)[0].Bitrate
 	congestion, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
@@ -200,15 +204,15 @@ func NewRooms(cfg Config) (*Rooms, error) {
 }
 
 // newPeerConnection makes a PeerConnection and returns it with its
-// bandwidth estimator.
-func (s *Rooms) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+// bandwidth estimator and link meter.
+func (s *Rooms) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, *linkMeter, error) {
 	s.pcMu.Lock()
 	defer s.pcMu.Unlock()
-	s.newBWE = nil
+	s.newBWE, s.newMeter = nil, nil
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
-	bwe := s.newBWE
-	s.newBWE = nil
-	return pc, bwe, err
+	bwe, meter := s.newBWE, s.newMeter
+	s.newBWE, s.newMeter = nil, nil
+	return pc, bwe, meter, err
 }
 
 // OnRoom registers fn to be called for every new room, before anyone is in it.

@@ -118,10 +118,15 @@ const (
 	probeStep       = 1.25
 	probeHold       = 500 * time.Millisecond
 	maxProbeBackoff = 4 * time.Second
+	probeResume     = 0.7
+	// probeQueueLimit is the queuing delay that ends a probe: well before
+	// a link's buffer (often 200-500 ms) overflows.
+	probeQueueLimit = 80 * time.Millisecond
 )
 
 type prober struct {
 	rate      float64   // total rate being probed; 0 when not probing
+	failed    float64   // the rate the last probe ended at; the next starts near it
 	since     time.Time // when rate was set
 	confirmed float64   // a rate the link carried cleanly; 0 for none
 	next      time.Time // earliest start of the next probe
@@ -136,6 +141,7 @@ func (p *prober) update(now time.Time, want, est, media float64, congested bool)
 		if p.rate > 0 {
 			p.backoff = min(maxProbeBackoff, max(2*time.Second, 2*p.backoff))
 			p.next = now.Add(p.backoff)
+			p.failed = p.rate
 		}
 		p.rate, p.confirmed = 0, 0
 		return
@@ -152,7 +158,10 @@ func (p *prober) update(now time.Time, want, est, media float64, congested bool)
 		if now.Before(p.next) {
 			return
 		}
-		p.rate, p.since = min(want, max(est, media)*probeStep), now
+		// Start from what is known, or just under where the last probe
+		// ended: a link that is still capped sees a small overshoot, one
+		// that was only noisy is back at that rate at once.
+		p.rate, p.since = min(want, max(est, media, probeResume*p.failed)*probeStep), now
 	case now.Sub(p.since) >= probeHold:
 		p.confirmed = max(p.confirmed, p.rate)
 		if p.rate < want {

@@ -117,7 +117,7 @@ func TestLadderFollowsTheLink(t *testing.T) {
 	ri, _ = rungOf(capped)
 	t.Logf("capped: on %s after %.1f s: %+v", ri.Rung, time.Since(capAt).Seconds(), *ri)
 
-	// Measure it for 5 s once settled.
+	// Measure it for 10 s once settled.
 	trace := func(d time.Duration) {
 		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 			ri, _ := rungOf(capped)
@@ -130,23 +130,29 @@ func TestLadderFollowsTheLink(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	f0, p0, l0 := capped.FramesReceived.Load(), capped.VideoPackets.Load(), capped.VideoPacketsLost.Load()
-	time.Sleep(5 * time.Second)
+	time.Sleep(10 * time.Second)
 	frames, pkts, lost := capped.FramesReceived.Load()-f0, capped.VideoPackets.Load()-p0, capped.VideoPacketsLost.Load()-l0
-	fps, loss := float64(frames)/5, float64(lost)/float64(max(1, pkts+lost))
-	if out, err := exec.Command("tc", "-s", "qdisc", "show", "dev", "lo").CombinedOutput(); err == nil {
-		t.Logf("tc: %s", out)
+	fps := float64(frames) / 10
+	if out, err := exec.Command("tc", "-s", "qdisc", "show", "dev", "lo", "parent", "1:10").CombinedOutput(); err == nil {
+		t.Logf("tc: %s", strings.Join(strings.Fields(string(out)), " "))
 	}
 	ri, _ = rungOf(capped)
-	t.Logf("capped on %s: %.1f fps, %d of %d packets lost (%.1f%%): %+v", ri.Rung, fps, lost, pkts+lost, 100*loss, *ri)
+	rungFPS := 30.0
+	if ri.Rung == "180p" {
+		rungFPS = 15
+	}
+	// Pictures lost: those of the rung's frame rate that never decoded.
+	// Packets lost are logged, not judged: most of them are the padding
+	// of probes for a higher rung, which a receiver discards anyway.
+	pictureLoss := max(0, 1-fps/rungFPS)
+	t.Logf("capped on %s: %.1f fps (%.1f%% of pictures lost); %d of %d packets lost (%.1f%%, padding included): %+v",
+		ri.Rung, fps, 100*pictureLoss, lost, pkts+lost, 100*float64(lost)/float64(max(1, pkts+lost)), *ri)
 	minFPS := 25.0
 	if ri.Rung == "180p" {
 		minFPS = 14
 	}
-	if fps < minFPS {
-		t.Errorf("capped receiver got %.1f fps on %s, want at least %.0f", fps, ri.Rung, minFPS)
-	}
-	if loss >= 0.03 {
-		t.Errorf("capped receiver lost %.1f%% of its packets, want under 3%%", 100*loss)
+	if fps < minFPS || pictureLoss >= 0.03 {
+		t.Errorf("capped receiver got %.1f fps on %s, want at least %.0f with under 3%% of pictures lost", fps, ri.Rung, minFPS)
 	}
 	w, h := 640, 360
 	if ri.Rung == "180p" {

@@ -1,0 +1,146 @@
+package mcu
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+)
+
+// linkMeter reads a connection's transport-wide congestion feedback for
+// itself: how long packets now queue on the way to the receiver. GCC sees
+// the same feedback, but its overuse detector needs a quiet machine; a
+// queue that grew by a tenth of a second is congestion whatever the CPU
+// is doing, and that is what stops a probe before a capped link drops.
+type linkMeter struct {
+	interceptor.NoOp
+
+	mu   sync.Mutex
+	sent [linkRing]sentAt // by transport-wide sequence number
+	base float64          // least one-way delay seen (µs, receiver's clock offset included)
+	have bool             // base is set
+	seen time.Time        // when base was last lowered or aged
+
+	queue atomic.Int64 // queuing delay in the latest feedback, µs
+}
+
+const linkRing = 1 << 14
+
+type sentAt struct {
+	seq uint16
+	at  time.Time
+}
+
+type linkMeterFactory struct{ onNew func(*linkMeter) }
+
+func (f linkMeterFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	m := &linkMeter{}
+	if f.onNew != nil {
+		f.onNew(m)
+	}
+	return m, nil
+}
+
+// queueDelay is how much longer packets take to arrive than the fastest
+// did lately.
+func (m *linkMeter) queueDelay() time.Duration {
+	if m == nil {
+		return 0
+	}
+	return time.Duration(m.queue.Load()) * time.Microsecond
+}
+
+func (m *linkMeter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	var id uint8
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			id = uint8(e.ID)
+		}
+	}
+	if id == 0 {
+		return w
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if ext := h.GetExtension(id); len(ext) >= 2 {
+			seq := binary.BigEndian.Uint16(ext)
+			m.mu.Lock()
+			m.sent[seq%linkRing] = sentAt{seq: seq, at: time.Now()}
+			m.mu.Unlock()
+		}
+		return w.Write(h, payload, a)
+	})
+}
+
+func (m *linkMeter) BindRTCPReader(r interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		n, a, err := r.Read(b, a)
+		if err != nil {
+			return n, a, err
+		}
+		if pkts, err := a.GetRTCPPackets(b[:n]); err == nil {
+			for _, p := range pkts {
+				if fb, ok := p.(*rtcp.TransportLayerCC); ok {
+					m.feedback(fb)
+				}
+			}
+		}
+		return n, a, nil
+	})
+}
+
+// feedback measures the queuing delay of the packets fb reports.
+func (m *linkMeter) feedback(fb *rtcp.TransportLayerCC) {
+	arrival := float64(fb.ReferenceTime) * 64000 // µs
+	seq := fb.BaseSequenceNumber
+	deltas := fb.RecvDeltas
+	worst := -1.0
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Let the least delay age (10 ms a second), so that a receiver's
+	// clock drifting does not read as a queue.
+	if m.have {
+		m.base += float64(now.Sub(m.seen).Microseconds()) / 100
+	}
+	m.seen = now
+	status := func(received bool) {
+		if received && len(deltas) > 0 {
+			arrival += float64(deltas[0].Delta)
+			deltas = deltas[1:]
+			if s := m.sent[seq%linkRing]; s.seq == seq && !s.at.IsZero() {
+				d := arrival - float64(s.at.UnixMicro())
+				if !m.have || d < m.base {
+					m.base, m.have = d, true
+				}
+				worst = max(worst, d-m.base)
+			}
+		}
+		seq++
+	}
+	left := int(fb.PacketStatusCount)
+	for _, c := range fb.PacketChunks {
+		switch c := c.(type) {
+		case *rtcp.RunLengthChunk:
+			for i := 0; i < int(c.RunLength) && left > 0; i++ {
+				status(c.PacketStatusSymbol != rtcp.TypeTCCPacketNotReceived)
+				left--
+			}
+		case *rtcp.StatusVectorChunk:
+			for _, s := range c.SymbolList {
+				if left == 0 {
+					break
+				}
+				status(s != rtcp.TypeTCCPacketNotReceived)
+				left--
+			}
+		}
+	}
+	if worst >= 0 {
+		m.queue.Store(int64(worst))
+	}
+}
