@@ -1,6 +1,6 @@
 # Sourced by the live-room benchmarks: runs `$MCU serve` on a free loopback
 # port per scenario. Expects MCU, QUALITY, FPS and work (a directory) to be
-# set; KEEP keeps work. The server checks access tokens, and the load
+# set (CODEC, the live codec, defaults to auto); KEEP keeps work. The server checks access tokens, and the load
 # generator signs its clients' with the same key: a throw-away one unless
 # MCU_KEYS is set.
 MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
@@ -16,7 +16,7 @@ trap cleanup EXIT
 # $work/NAME.server.log; sets server_pid and server_url.
 start_server() {
   local log="$work/$1.server.log"
-  "$MCU" serve -http 127.0.0.1:0 -quality "$QUALITY" -fps "$FPS" 2>"$log" &
+  "$MCU" serve -http 127.0.0.1:0 -quality "$QUALITY" -fps "$FPS" -codec "${CODEC:-auto}" 2>"$log" &
   server_pid=$!
   for _ in $(seq 100); do
     server_url=$(sed -n 's/.*msg=serving url=http:\/\/\([0-9.:]*\).*/\1/p' "$log" | head -1)

@@ -56,6 +56,22 @@ func TestBrowser(t *testing.T) {
 		p.waitJS(5*time.Second, "three participants listed", `document.querySelectorAll('#participants li').length === 3`)
 	}
 	t.Logf("every page shows the three colours after %v", since())
+	// Chromium offers H.264 and VP8: the room sends it H.264 (its auto
+	// codec), which the page decodes into the colours just checked.
+	for _, p := range pages {
+		var codec string
+		err := p.run(5*time.Second, chromedp.Evaluate(`(async () => {
+			const stats = await window.mcu.pc.getStats();
+			let mime = '';
+			stats.forEach(r => {
+				if (r.type === 'inbound-rtp' && r.kind === 'video' && r.codecId && stats.get(r.codecId)) mime = stats.get(r.codecId).mimeType;
+			});
+			return mime;
+		})()`, &codec, awaitPromise))
+		if err != nil || codec != "video/H264" {
+			t.Errorf("%s receives the composite as %q (%v), want video/H264", p.name, codec, err)
+		}
+	}
 
 	testControls(t, red, green, blue)
 	t.Logf("controls and recording in the browser checked after %v", since())

@@ -1,0 +1,162 @@
+package transcode
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/mcu-dev/mcu/internal/mediatest"
+	"github.com/mcu-dev/mcu/output"
+)
+
+// BenchmarkLiveEncoders encodes one conference-like 720p30 canvas (four
+// moving 640x360 tiles, made losslessly with ffmpeg) with the room's two
+// live encoders at the same 2 Mb/s, one thread each, side by side in one
+// run: VP8 as libvpx realtime cpu-used 8 with error resilience, H.264 as
+// libx264 ultrafast/zerolatency constrained baseline with its VBV cap. It
+// reports each one's CPU per frame (the encoding thread's own time), its
+// bitrate, and ffmpeg's SSIM of its output against the lossless canvas.
+//
+//	go test -run '^$' -bench LiveEncoders -benchtime 1x ./transcode
+//	MCU_CANVAS_SECONDS=20 go test ... (default 10 s)
+func BenchmarkLiveEncoders(b *testing.B) {
+	mediatest.Need(b, "ffmpeg")
+	secs := 10
+	if s, err := strconv.Atoi(os.Getenv("MCU_CANVAS_SECONDS")); err == nil && s > 0 {
+		secs = s
+	}
+	dir := b.TempDir()
+	canvas := filepath.Join(dir, "canvas.mkv")
+	tile := "s=640x360:r=30"
+	mediatest.FFmpeg(b,
+		"-f", "lavfi", "-i", "testsrc2="+tile,
+		"-f", "lavfi", "-i", "mandelbrot="+tile,
+		"-f", "lavfi", "-i", "life="+tile+":mold=10:ratio=0.1:death_color=#203040:life_color=#c0a070",
+		"-f", "lavfi", "-i", "smptebars="+tile,
+		"-filter_complex", "[3]drawbox=x='mod(t*120,560)':y=120:w=80:h=80:c=white:t=fill[b];[0][1][2][b]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p",
+		"-t", strconv.Itoa(secs), "-c:v", "ffv1", canvas)
+	codecs := []struct{ name, ext string }{{"vp8", "ivf"}, {"h264", "h264"}}
+	for range b.N {
+		for _, c := range codecs {
+			out := filepath.Join(dir, "live."+c.ext)
+			cpu, frames, bytes, err := encodeLive(canvas, out, c.name, output.Q720.VideoBitrate(30))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ssim := ssimOf(b, out, canvas)
+			b.ReportMetric(float64(cpu.Microseconds())/float64(frames), c.name+"-cpu-µs/frame")
+			b.ReportMetric(float64(bytes)*8/float64(secs)/1000, c.name+"-kb/s")
+			b.ReportMetric(ssim, c.name+"-ssim")
+		}
+	}
+}
+
+// encodeLive encodes every picture of canvas with the live encoder of codec
+// into out (IVF for VP8, Annex B for H.264) and returns the encoding
+// thread's CPU time.
+func encodeLive(canvas, out, codec string, bitrate int) (cpu time.Duration, frames, bytes int, err error) {
+	in, err := OpenFile(canvas)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer in.Close()
+	enc, err := NewVideoEncoder(VideoConfig{Codec: codec, Width: 1280, Height: 720, FPS: 30, Bitrate: bitrate,
+		ErrorResilient: true, Preset: output.DefaultLivePreset, Live: true})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer enc.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	if codec == "vp8" {
+		hdr := make([]byte, 32)
+		copy(hdr, "DKIF")
+		binary.LittleEndian.PutUint16(hdr[6:], 32)
+		copy(hdr[8:], "VP80")
+		binary.LittleEndian.PutUint16(hdr[12:], 1280)
+		binary.LittleEndian.PutUint16(hdr[14:], 720)
+		binary.LittleEndian.PutUint32(hdr[16:], 30)
+		binary.LittleEndian.PutUint32(hdr[20:], 1)
+		if _, err := f.Write(hdr); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	var pts int64
+	write := func(p *astiav.Packet) error {
+		data := p.Data()
+		bytes += len(data)
+		if codec == "vp8" {
+			var fh [12]byte
+			binary.LittleEndian.PutUint32(fh[:], uint32(len(data)))
+			binary.LittleEndian.PutUint64(fh[4:], uint64(p.Pts()))
+			if _, err := f.Write(fh[:]); err != nil {
+				return err
+			}
+		}
+		_, err := f.Write(data)
+		return err
+	}
+	// The encoder runs on this thread only: its CPU time is the thread's.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for err == nil {
+		err = in.Read(func(d Decoded) error {
+			if d.Video == nil {
+				return nil
+			}
+			before := threadCPU()
+			e := enc.EncodeVideo(d.Video, pts, write)
+			cpu += threadCPU() - before
+			pts++
+			frames++
+			return e
+		})
+	}
+	before := threadCPU()
+	if e := enc.EncodeVideo(nil, 0, write); e != nil {
+		return 0, 0, 0, e
+	}
+	cpu += threadCPU() - before
+	if frames == 0 {
+		return 0, 0, 0, fmt.Errorf("no pictures in %s", canvas)
+	}
+	return cpu, frames, bytes, nil
+}
+
+// threadCPU is the calling thread's user and system time.
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var ssimAll = regexp.MustCompile(`All:([0-9.]+)`)
+
+// ssimOf is ffmpeg's SSIM of encoded against reference.
+func ssimOf(b *testing.B, encoded, reference string) float64 {
+	b.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostats", "-i", encoded, "-i", reference,
+		"-lavfi", "[0:v][1:v]ssim", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		b.Fatalf("ffmpeg ssim: %v: %s", err, out)
+	}
+	m := ssimAll.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("no SSIM in ffmpeg's output: %s", out)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
