@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 // BenchmarkLiveEncoders encodes one conference-like 720p30 canvas (four
-// moving 640x360 tiles, made losslessly with ffmpeg) with the room's two
+// 640x360 tiles, made losslessly with ffmpeg) with the room's two
 // live encoders at the same 2 Mb/s, one thread each, side by side in one
 // run: VP8 as libvpx realtime cpu-used 8 with error resilience, H.264 as
 // libx264 ultrafast/zerolatency constrained baseline with its VBV cap. It
@@ -35,21 +36,38 @@ func BenchmarkLiveEncoders(b *testing.B) {
 	if s, err := strconv.Atoi(os.Getenv("MCU_CANVAS_SECONDS")); err == nil && s > 0 {
 		secs = s
 	}
+	// MCU_CANVAS_NOISE: the strength of the sensor noise (default 6; 0 for
+	// none).
+	noise := "6"
+	if n, err := strconv.Atoi(os.Getenv("MCU_CANVAS_NOISE")); err == nil && n >= 0 {
+		noise = strconv.Itoa(n)
+	}
 	dir := b.TempDir()
 	canvas := filepath.Join(dir, "canvas.mkv")
 	tile := "s=640x360:r=30"
+	// Four camera-like tiles: a test pattern in motion, a plain wall with a
+	// slowly moving head-sized box, colour bars with a moving box, a slow
+	// gradient; light sensor noise over everything, as webcams have.
 	mediatest.FFmpeg(b,
 		"-f", "lavfi", "-i", "testsrc2="+tile,
-		"-f", "lavfi", "-i", "mandelbrot="+tile,
-		"-f", "lavfi", "-i", "life="+tile+":mold=10:ratio=0.1:death_color=#203040:life_color=#c0a070",
+		"-f", "lavfi", "-i", "color=c=0x5a6a7a:"+tile,
 		"-f", "lavfi", "-i", "smptebars="+tile,
-		"-filter_complex", "[3]drawbox=x='mod(t*120,560)':y=120:w=80:h=80:c=white:t=fill[b];[0][1][2][b]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,format=yuv420p",
+		"-f", "lavfi", "-i", "gradients="+tile+":speed=0.02",
+		"-filter_complex", "[1]drawbox=x='200+60*sin(t)':y=80:w=200:h=240:c=0xc09070:t=fill[h];"+
+			"[2]drawbox=x='mod(t*120,560)':y=120:w=80:h=80:c=white:t=fill[b];"+
+			"[0][h][b][3]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,noise=alls="+noise+":allf=t,format=yuv420p",
 		"-t", strconv.Itoa(secs), "-c:v", "ffv1", canvas)
-	codecs := []struct{ name, ext string }{{"vp8", "ivf"}, {"h264", "h264"}}
+	// The room's default H.264 preset, and any others named in
+	// MCU_H264_PRESETS ("superfast veryfast") for comparison.
+	type enc struct{ name, codec, preset, ext string }
+	encs := []enc{{"vp8", "vp8", "", "ivf"}, {"h264", "h264", output.DefaultLivePreset, "h264"}}
+	for _, p := range strings.Fields(os.Getenv("MCU_H264_PRESETS")) {
+		encs = append(encs, enc{"h264-" + p, "h264", p, "h264"})
+	}
 	for range b.N {
-		for _, c := range codecs {
-			out := filepath.Join(dir, "live."+c.ext)
-			cpu, frames, bytes, err := encodeLive(canvas, out, c.name, output.Q720.VideoBitrate(30))
+		for _, c := range encs {
+			out := filepath.Join(dir, c.name+"."+c.ext)
+			cpu, frames, bytes, err := encodeLive(canvas, out, c.codec, c.preset, output.Q720.VideoBitrate(30))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -64,14 +82,14 @@ func BenchmarkLiveEncoders(b *testing.B) {
 // encodeLive encodes every picture of canvas with the live encoder of codec
 // into out (IVF for VP8, Annex B for H.264) and returns the encoding
 // thread's CPU time.
-func encodeLive(canvas, out, codec string, bitrate int) (cpu time.Duration, frames, bytes int, err error) {
+func encodeLive(canvas, out, codec, preset string, bitrate int) (cpu time.Duration, frames, bytes int, err error) {
 	in, err := OpenFile(canvas)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer in.Close()
 	enc, err := NewVideoEncoder(VideoConfig{Codec: codec, Width: 1280, Height: 720, FPS: 30, Bitrate: bitrate,
-		ErrorResilient: true, Preset: output.DefaultLivePreset, Live: true})
+		ErrorResilient: true, Preset: preset, Live: true})
 	if err != nil {
 		return 0, 0, 0, err
 	}
