@@ -29,11 +29,13 @@ type linkMeter struct {
 	queue atomic.Int64 // queuing delay in the latest feedback, µs
 }
 
-const linkRing = 1 << 14
+// linkRing is the packets remembered: feedback comes within a few hundred
+// milliseconds, long before 4096 packets have gone out.
+const linkRing = 1 << 12
 
 type sentAt struct {
+	at  int64 // unix microseconds; 0 for none
 	seq uint16
-	at  time.Time
 }
 
 type linkMeterFactory struct{ onNew func(*linkMeter) }
@@ -69,7 +71,7 @@ func (m *linkMeter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.
 		if ext := h.GetExtension(id); len(ext) >= 2 {
 			seq := binary.BigEndian.Uint16(ext)
 			m.mu.Lock()
-			m.sent[seq%linkRing] = sentAt{seq: seq, at: time.Now()}
+			m.sent[seq%linkRing] = sentAt{seq: seq, at: time.Now().UnixMicro()}
 			m.mu.Unlock()
 		}
 		return w.Write(h, payload, a)
@@ -112,8 +114,8 @@ func (m *linkMeter) feedback(fb *rtcp.TransportLayerCC) {
 		if received && len(deltas) > 0 {
 			arrival += float64(deltas[0].Delta)
 			deltas = deltas[1:]
-			if s := m.sent[seq%linkRing]; s.seq == seq && !s.at.IsZero() {
-				d := arrival - float64(s.at.UnixMicro())
+			if s := m.sent[seq%linkRing]; s.seq == seq && s.at != 0 {
+				d := arrival - float64(s.at)
 				if !m.have || d < m.base {
 					m.base, m.have = d, true
 				}

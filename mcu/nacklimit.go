@@ -22,7 +22,7 @@ const (
 	nackRepeats = 2
 	nackShare   = 0.25
 	nackBurst   = 64 << 10 // bytes
-	nackRing    = 4096     // packets remembered per stream
+	nackRing    = 1024     // packets remembered per stream: seconds of video
 )
 
 type nackLimiterFactory struct{}
@@ -44,10 +44,10 @@ type nackStream struct {
 }
 
 type sentPacket struct {
+	at    int64 // unix nanoseconds; 0 for none
+	size  int32
 	seq   uint16
-	size  int
-	at    time.Time
-	asked int
+	asked uint8
 }
 
 func (l *nackLimiter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
@@ -59,9 +59,9 @@ func (l *nackLimiter) BindLocalStream(info *interceptor.StreamInfo, w intercepto
 		if len(payload) > 0 {
 			l.mu.Lock()
 			p := &s.sent[h.SequenceNumber%nackRing]
-			if p.seq != h.SequenceNumber || p.at.IsZero() {
+			if p.seq != h.SequenceNumber || p.at == 0 {
 				// A first send, not a retransmission.
-				*p = sentPacket{seq: h.SequenceNumber, size: len(payload), at: time.Now()}
+				*p = sentPacket{seq: h.SequenceNumber, size: int32(len(payload)), at: time.Now().UnixNano()}
 				s.budget = min(nackBurst, s.budget+nackShare*float64(len(payload)))
 			}
 			l.mu.Unlock()
@@ -117,7 +117,7 @@ func (s *nackStream) filter(nack *rtcp.TransportLayerNack, now time.Time) bool {
 		for _, seq := range pair.PacketList() {
 			total++
 			p := &s.sent[seq%nackRing]
-			if p.seq != seq || p.at.IsZero() || now.Sub(p.at) > nackMaxAge || p.asked >= nackRepeats || s.budget < float64(p.size) {
+			if p.seq != seq || p.at == 0 || now.UnixNano()-p.at > int64(nackMaxAge) || p.asked >= nackRepeats || s.budget < float64(p.size) {
 				continue
 			}
 			p.asked++
