@@ -100,3 +100,36 @@ func (f *framer) fast(pkt *rtp.Packet) {
 	f.cur = f.cur[:0]
 	f.release(&media.Sample{Data: data, PacketTimestamp: pkt.Timestamp})
 }
+
+// unpadder drops padding-only packets, which senders use to probe their
+// link (libwebrtc pads on the media SSRC when RTX is not negotiated), and
+// renumbers the others as if the padding had never been sent. Without it
+// the samplebuilder counts padding as dropped packets, and dropped packets
+// make the decoder wait for a keyframe. Late packets (retransmissions) are
+// renumbered against the padding that came after them.
+type unpadder struct {
+	skipped uint16
+	recent  []uint16 // sequence numbers of the latest padding packets, oldest first
+}
+
+const unpadMemory = 128
+
+// keep reports whether pkt carries media, renumbering it if so.
+func (u *unpadder) keep(pkt *rtp.Packet) bool {
+	if len(pkt.Payload) == 0 {
+		u.skipped++
+		if len(u.recent) == unpadMemory {
+			u.recent = append(u.recent[:0], u.recent[1:]...)
+		}
+		u.recent = append(u.recent, pkt.SequenceNumber)
+		return false
+	}
+	off := u.skipped
+	for _, s := range u.recent {
+		if int16(s-pkt.SequenceNumber) > 0 {
+			off-- // this padding came after pkt
+		}
+	}
+	pkt.SequenceNumber -= off
+	return true
+}

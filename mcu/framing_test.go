@@ -89,3 +89,69 @@ func TestFramerFallsBackOnReorderAndLoss(t *testing.T) {
 		t.Error("a picture with a lost packet was released")
 	}
 }
+
+// A sender probing its link pads after some pictures' last packet, on the
+// media SSRC: the pictures must still come out whole, at their marker, with
+// nothing counted as dropped (which would make the decoder wait for a
+// keyframe). A retransmission that arrives after padding is renumbered to
+// where it belongs.
+func TestFramerIgnoresPadding(t *testing.T) {
+	frames := vp8Frames(12, 2500)
+	var stream []*rtp.Packet
+	seq := uint16(65500) // across a wrap
+	for i, fr := range frames {
+		for _, p := range fr {
+			q := *p
+			q.SequenceNumber = seq
+			seq++
+			stream = append(stream, &q)
+		}
+		if i%3 == 1 {
+			for range 4 {
+				stream = append(stream, &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: seq, Timestamp: fr[0].Timestamp}})
+				seq++
+			}
+		}
+	}
+	// The last packet of picture 7 arrives late, after the padding that
+	// follows it.
+	var late *rtp.Packet
+	for i, p := range stream {
+		if p.Timestamp == frames[7][0].Timestamp && p.Marker {
+			late = p
+			stream = append(stream[:i:i], stream[i+1:]...)
+			break
+		}
+	}
+	for i, p := range stream {
+		if p.Timestamp == frames[8][0].Timestamp {
+			stream = append(stream[:i:i], append([]*rtp.Packet{late}, stream[i:]...)...)
+			break
+		}
+	}
+	f := newTestFramer()
+	var u unpadder
+	var got []uint32
+	for _, p := range stream {
+		if !u.keep(p) {
+			continue
+		}
+		for _, s := range f.push(p) {
+			if s.PrevDroppedPackets > 0 {
+				t.Fatalf("picture at %d: %d packets counted as dropped", s.PacketTimestamp, s.PrevDroppedPackets)
+			}
+			if len(s.Data) != 2500 {
+				t.Fatalf("picture at %d: %d bytes", s.PacketTimestamp, len(s.Data))
+			}
+			got = append(got, s.PacketTimestamp)
+		}
+	}
+	if len(got) < len(frames)-1 {
+		t.Fatalf("%d of %d pictures out: %v", len(got), len(frames), got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+3000 {
+			t.Fatalf("pictures out of order or missing: %v", got)
+		}
+	}
+}

@@ -518,6 +518,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	p.sendPLI(ssrc)
 	var lastSeq uint16
 	haveSeq := false
+	var unpad unpadder
 	for {
 		pkt, _, err := t.ReadRTP()
 		if err != nil {
@@ -530,7 +531,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 			continue
 		}
 		if resynced {
-			fr, needKey, haveSeq = newVideoFramer(), true, false
+			fr, needKey, haveSeq, unpad = newVideoFramer(), true, false, unpadder{}
 		}
 		if haveSeq {
 			if gap := pkt.SequenceNumber - lastSeq; gap > 1 && gap < 1000 {
@@ -539,6 +540,9 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 		}
 		if !haveSeq || int16(pkt.SequenceNumber-lastSeq) > 0 {
 			lastSeq, haveSeq = pkt.SequenceNumber, true
+		}
+		if !unpad.keep(pkt) {
+			continue
 		}
 		for _, s := range fr.push(pkt) {
 			// Anything the samplebuilder dropped (lost, too late, or a
