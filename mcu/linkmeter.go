@@ -27,6 +27,7 @@ type linkMeter struct {
 	seen time.Time        // when base was last lowered or aged
 
 	queue atomic.Int64 // queuing delay in the latest feedback, µs
+	heard atomic.Int64 // when feedback last came, unix nanoseconds
 }
 
 // linkRing is the packets remembered: feedback comes within a few hundred
@@ -55,6 +56,16 @@ func (m *linkMeter) queueDelay() time.Duration {
 		return 0
 	}
 	return time.Duration(m.queue.Load()) * time.Microsecond
+}
+
+// silent reports whether feedback has stopped coming for longer than d
+// (after it came once): whatever a probe does then is unseen.
+func (m *linkMeter) silent(d time.Duration) bool {
+	if m == nil {
+		return false
+	}
+	heard := m.heard.Load()
+	return heard != 0 && time.Since(time.Unix(0, heard)) > d
 }
 
 func (m *linkMeter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
@@ -102,12 +113,14 @@ func (m *linkMeter) feedback(fb *rtcp.TransportLayerCC) {
 	deltas := fb.RecvDeltas
 	worst := -1.0
 	now := time.Now()
+	m.heard.Store(now.UnixNano())
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// Let the least delay age (10 ms a second), so that a receiver's
-	// clock drifting does not read as a queue.
+	// Let the least delay age by 1 ms a second (1000 ppm, more than
+	// clocks drift), so that a receiver's clock drifting never reads as a
+	// queue while a queue that stands for minutes still shows.
 	if m.have {
-		m.base += float64(now.Sub(m.seen).Microseconds()) / 100
+		m.base += float64(now.Sub(m.seen).Microseconds()) / 1000
 	}
 	m.seen = now
 	status := func(received bool) {

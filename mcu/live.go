@@ -226,7 +226,7 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		want, media = l.need[top]*rungHeadroom, l.need[target]
 	}
 	queue := d.link.queueDelay()
-	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.overused())
+	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence) || d.overused())
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)
@@ -281,6 +281,12 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 		return
 	}
 	d.send(r.pkts)
+	if d.probe.rate > 0 && (d.link.queueDelay() > probeQueueLimit || d.link.silent(probeSilence)) {
+		// Checked on every picture while probing, not only with the
+		// rung: each tick of padding into a full link is lost. No
+		// feedback is no news of the probe: stop too.
+		d.probe.update(now, 0, 0, 0, true)
+	}
 	if d.probe.rate > 0 && d.cur == d.chooser.target {
 		// Padding makes up the difference between the probe's rate and
 		// what the rung sends.

@@ -122,6 +122,9 @@ const (
 	// probeQueueLimit is the queuing delay that ends a probe: well before
 	// a link's buffer (often 200-500 ms) overflows.
 	probeQueueLimit = 80 * time.Millisecond
+	// probeSilence is how long without transport-wide feedback ends a
+	// probe: the receiver sends it every 100 ms or so.
+	probeSilence = 300 * time.Millisecond
 )
 
 type prober struct {

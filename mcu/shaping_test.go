@@ -142,17 +142,20 @@ func TestLadderFollowsTheLink(t *testing.T) {
 		rungFPS = 15
 	}
 	// Pictures lost: those of the rung's frame rate that never decoded.
-	// Packets lost are logged, not judged: most of them are the padding
-	// of probes for a higher rung, which a receiver discards anyway.
+	// Packets lost count the padding of probes for a higher rung too.
 	pictureLoss := max(0, 1-fps/rungFPS)
+	packetLoss := float64(lost) / float64(max(1, pkts+lost))
 	t.Logf("capped on %s: %.1f fps (%.1f%% of pictures lost); %d of %d packets lost (%.1f%%, padding included): %+v",
-		ri.Rung, fps, 100*pictureLoss, lost, pkts+lost, 100*float64(lost)/float64(max(1, pkts+lost)), *ri)
+		ri.Rung, fps, 100*pictureLoss, lost, pkts+lost, 100*packetLoss, *ri)
 	minFPS := 25.0
 	if ri.Rung == "180p" {
 		minFPS = 14
 	}
 	if fps < minFPS || pictureLoss >= 0.03 {
 		t.Errorf("capped receiver got %.1f fps on %s, want at least %.0f with under 3%% of pictures lost", fps, ri.Rung, minFPS)
+	}
+	if packetLoss >= 0.03 {
+		t.Errorf("capped receiver lost %.1f%% of its packets, want under 3%%", 100*packetLoss)
 	}
 	w, h := 640, 360
 	if ri.Rung == "180p" {

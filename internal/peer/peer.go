@@ -121,7 +121,8 @@ type Client struct {
 	// and the gaps in their sequence numbers.
 	VideoPackets     atomic.Int64
 	VideoPacketsLost atomic.Int64
-	lastSeq          int // owned by the video receiving goroutine; -1 before the first
+	lastSeq          int             // owned by the video receiving goroutine; -1 before the first
+	missing          map[uint16]bool // sequence numbers lost so far, until they arrive late
 	joinedCh         chan signaling.Message
 	answerCh         chan string
 	resource         string // the WHIP/WHEP session URL
@@ -686,16 +687,33 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 	}
 }
 
-// countPacket counts a video packet and the packets missing before it.
-// Packets arriving late after a gap count as received on top: on the
-// links tests use, reordering is rare.
+// countPacket counts a video packet and the packets missing before it. A
+// missing packet that arrives later (a retransmission) is no longer
+// counted as lost, as receiver reports count.
 func (c *Client) countPacket(seq uint16) {
 	c.VideoPackets.Add(1)
 	if c.lastSeq >= 0 {
-		if gap := int(seq - uint16(c.lastSeq) - 1); gap > 0 && gap < 1000 {
+		gap := int(seq - uint16(c.lastSeq) - 1)
+		switch {
+		case gap > 0 && gap < 1000:
 			c.VideoPacketsLost.Add(int64(gap))
-		} else if gap >= 1000 {
-			return // late or reordered: keep the newest
+			if c.missing == nil {
+				c.missing = map[uint16]bool{}
+			}
+			if len(c.missing) > 4096 {
+				clear(c.missing)
+			}
+			for i := 1; i <= gap; i++ {
+				c.missing[uint16(c.lastSeq)+uint16(i)] = true
+			}
+		case gap >= 1000: // late: a retransmission or reordering
+			c.VideoPackets.Add(-1) // counted when it went missing
+			if c.missing[seq] {
+				delete(c.missing, seq)
+				c.VideoPacketsLost.Add(-1)
+				c.VideoPackets.Add(1)
+			}
+			return
 		}
 	}
 	c.lastSeq = int(seq)
