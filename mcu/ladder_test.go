@@ -58,6 +58,13 @@ func TestReceiversGetTheirCodecAndRung(t *testing.T) {
 		}
 	}
 	allSee("every tile at 360p", 640, 360, 1, 10*time.Second)
+	// A WHEP viewer is a receiver like the others; the API counts viewers
+	// by codec and rung.
+	viewer, err := peer.DialWHEP(ctx, peer.Options{URL: s.URL() + "/whep/ladder", Name: "viewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
 	room, err := s.Rooms.Room("ladder")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +84,15 @@ func TestReceiversGetTheirCodecAndRung(t *testing.T) {
 		return nil
 	}
 	eventually(t, 5*time.Second, "API shows every receiver on 360p", func() error { return rungs("360p") })
+	viewers := func(want string) func() error {
+		return func() error {
+			if got := room.Info().ViewerRungs; len(got) != 1 || got[want] != 1 {
+				return fmt.Errorf("viewers by rung %v, want one on %s", got, want)
+			}
+			return nil
+		}
+	}
+	eventually(t, 5*time.Second, "the viewer on h264 360p", viewers("h264 360p"))
 	encoders := func(want ...string) func() error {
 		return func() error {
 			if got := room.Info().Encoders; !slices.Equal(got, want) {
@@ -103,6 +119,7 @@ func TestReceiversGetTheirCodecAndRung(t *testing.T) {
 	pin("rung", "180p")
 	allSee("everyone on 180p when pinned", 320, 180, 2, 5*time.Second)
 	eventually(t, 2*time.Second, "API shows 180p", func() error { return rungs("180p") })
+	eventually(t, 2*time.Second, "the viewer on 180p", viewers("h264 180p"))
 	eventually(t, 8*time.Second, "idle 360p encoders closed", encoders("h264 180p", "vp8 180p"))
 	start := time.Now()
 	pin("rung", "")

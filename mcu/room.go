@@ -974,8 +974,11 @@ type RoomInfo struct {
 	Participants []ParticipantInfo `json:"participants"`
 	// Viewers counts the receive-only participants (WHEP viewers, watch
 	// pages); they are not listed in Participants.
-	Viewers int              `json:"viewers"`
-	Layout  []signaling.Tile `json:"layout"`
+	Viewers int `json:"viewers"`
+	// ViewerRungs counts the viewers by the video they receive ("h264
+	// 720p"), so that operators see weak links among them too.
+	ViewerRungs map[string]int   `json:"viewer_rungs,omitempty"`
+	Layout      []signaling.Tile `json:"layout"`
 	// View is the layout mode and pinned participant.
 	View
 	// Speakers are the active speakers, loudest first.
@@ -1005,6 +1008,14 @@ func (r *Room) Info() RoomInfo {
 	for _, p := range ps {
 		if p.receiveOnly {
 			info.Viewers++
+			if d := p.downTrack(); d != nil {
+				if rs := d.stats.Load(); rs != nil && rs.Rung != "" {
+					if info.ViewerRungs == nil {
+						info.ViewerRungs = map[string]int{}
+					}
+					info.ViewerRungs[rs.Codec+" "+rs.Rung]++
+				}
+			}
 			continue
 		}
 		info.Participants = append(info.Participants, p.Stats())
