@@ -1,7 +1,6 @@
 package mcu
 
 import (
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -30,7 +29,6 @@ type downTrack struct {
 	track *webrtc.TrackLocalStaticRTP
 	bwe   cc.BandwidthEstimator // nil: the rung follows loss alone
 	link  *linkMeter            // nil-safe
-	log   *slog.Logger
 
 	connected atomic.Bool
 	keyWanted atomic.Bool   // the receiver asked for a keyframe
@@ -71,7 +69,7 @@ type ReceiveInfo struct {
 	Switches int64   `json:"switches"`
 }
 
-func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, log *slog.Logger) (*downTrack, error) {
+func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, link *linkMeter) (*downTrack, error) {
 	capability := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	if codec == output.H264 {
 		capability = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: h264Fmtp}
@@ -80,7 +78,7 @@ func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, log 
 	if err != nil {
 		return nil, err
 	}
-	return &downTrack{id: id, codec: codec, track: track, bwe: bwe, log: log, cur: -1}, nil
+	return &downTrack{id: id, codec: codec, track: track, bwe: bwe, link: link, cur: -1}, nil
 }
 
 // h264Fmtp is the H.264 the room sends: constrained baseline, level 3.1,

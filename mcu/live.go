@@ -29,10 +29,12 @@ type liveOutput struct {
 	base     time.Time // RTP time 0
 	tsOffset uint32
 	ticks    int64
-	metrics  *metrics.Room // set by the video loop; nil-safe
-	log      func(msg string, args ...any)
+	metrics  *metrics.Room                 // set by the video loop; nil-safe
+	log      func(msg string, args ...any) // debug
+	warn     func(msg string, args ...any)
 
 	renditions map[renditionKey]*rendition
+	failed     map[renditionKey]time.Time // renditions that could not open, until a retry
 	// encoders lists the open renditions for the room API ("h264 360p").
 	encoders *atomic.Pointer[[]string]
 	scalers  map[int]*rungScaler
@@ -46,8 +48,8 @@ func newLiveOutput(s Settings, threads int, preset string) (*liveOutput, error) 
 		return nil, err
 	}
 	return &liveOutput{comp: comp, settings: s, ladder: output.Ladder(s.Quality, s.FPS), threads: threads, preset: preset,
-		base: time.Now(), tsOffset: uint32(time.Now().UnixNano()), log: func(string, ...any) {},
-		renditions: map[renditionKey]*rendition{}, scalers: map[int]*rungScaler{}}, nil
+		base: time.Now(), tsOffset: uint32(time.Now().UnixNano()), log: func(string, ...any) {}, warn: func(string, ...any) {},
+		renditions: map[renditionKey]*rendition{}, failed: map[renditionKey]time.Time{}, scalers: map[int]*rungScaler{}}, nil
 }
 
 func (l *liveOutput) SetTiles(tiles []mixer.Tile) { l.comp.SetTiles(tiles) }
@@ -190,9 +192,14 @@ func (l *liveOutput) use(k renditionKey, now time.Time) {
 		if k.rung >= len(l.ladder) {
 			return
 		}
+		if now.Before(l.failed[k]) {
+			return
+		}
 		var err error
 		if r, err = newRendition(k, l.ladder[k.rung], l.settings.FPS, l.threads, l.preset); err != nil {
-			l.log("live rendition", "err", err)
+			// Tried again every 10 s, not on every tick.
+			l.failed[k] = now.Add(10 * time.Second)
+			l.warn("cannot open a live rendition; its receivers get no video", "err", err)
 			return
 		}
 		l.renditions[k] = r

@@ -182,8 +182,7 @@ func (p *Participant) Offer(sdp string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			d, err := newDownTrack(p.id, codec, p.bwe, p.log)
-			d.link = p.meter
+			d, err := newDownTrack(p.id, codec, p.bwe, p.meter)
 			if err != nil {
 				return "", fmt.Errorf("mcu: video track: %w", err)
 			}

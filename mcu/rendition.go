@@ -111,8 +111,8 @@ func (r *rendition) encode(f *astiav.Frame, ts uint32, now time.Time, sub func(*
 // wantKey asks for a keyframe as soon as the throttle allows.
 func (r *rendition) wantKey() { r.keyWant = true }
 
-// need is what a receiver must be able to take for this rendition: what it
-// has been sending, or its nominal bitrate until it has a measure.
+// need is the rate the rendition has been sending, 0 for a rendition that
+// is not running or not measured yet (rungNeed then counts on its budget).
 func (r *rendition) need() float64 {
 	if r == nil || r.rate == 0 {
 		return 0

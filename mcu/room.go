@@ -635,7 +635,7 @@ func (r *Room) videoLoop() {
 	}
 	defer live.close()
 	live.metrics = r.metrics
-	live.log = r.log.Debug
+	live.log, live.warn = r.log.Debug, r.log.Warn
 	live.encoders = &r.encoders
 	ticker := time.NewTicker(time.Second / time.Duration(s.FPS))
 	defer ticker.Stop()
