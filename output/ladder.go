@@ -92,7 +92,13 @@ func Ladder(q Quality, fps int) []Rung {
 }
 
 // AllowedRungs names the rungs a room setting may pin or cap to.
-func AllowedRungs() string { return "720p, 480p, 360p, 180p" }
+func AllowedRungs() string {
+	names := make([]string, len(rungs))
+	for i, r := range rungs {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
 
 // ParseRung checks a rung name for the pin and cap settings; "" means
 // none.
