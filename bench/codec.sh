@@ -52,9 +52,6 @@ for n in $HELD; do
   scenario held h264 "$n"
 done
 
-table() {
-  awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } '"$2" "$1"
-}
 echo
 echo "Machine: $(nproc) cores, $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ); window $DURATION after $WARMUP warm-up"
 echo "Publishers: 640x360@30 VP8 500 kb/s + Opus, pre-encoded and replayed; every participant also receives (the load generator offers both codecs)."

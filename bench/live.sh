@@ -13,7 +13,9 @@
 #
 # Environment: DURATION, WARMUP, ROOMS ("1 2 3 4"), SIZES ("2 3 4 5 6 7 8 9"),
 # PER_ROOM (4), QUALITY (720p), FPS (30), WATCH (rooms with one receiver that
-# decodes the composite to time pictures end to end: 1; 0 for none), MCU (bin/mcu), NOBUILD=1 to use MCU as is, KEEP=DIR to keep
+# decodes the composite to time pictures end to end: 1; 0 for none), CODEC
+# (the server's live codec: auto, which gives the load generator H.264;
+# vp8; h264), MCU (bin/mcu), NOBUILD=1 to use MCU as is, KEEP=DIR to keep
 # the servers' logs and the full reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +51,6 @@ scenario() {
 for r in $ROOMS; do scenario rooms "$r" "$PER_ROOM"; done
 for n in $SIZES; do scenario sizes 1 "$n"; done
 
-# table FILE PROGRAM: runs the awk PROGRAM over the TSV rows of FILE with
-# the columns by name in c["name"].
-table() {
-  awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } '"$2" "$1"
-}
 
 echo
 echo "Machine: $(nproc) cores, $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ); window $DURATION after $WARMUP warm-up"

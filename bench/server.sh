@@ -1,8 +1,9 @@
 # Sourced by the live-room benchmarks: runs `$MCU serve` on a free loopback
-# port per scenario. Expects MCU, QUALITY, FPS and work (a directory) to be
-# set (CODEC, the live codec, defaults to auto); KEEP keeps work. The server checks access tokens, and the load
-# generator signs its clients' with the same key: a throw-away one unless
-# MCU_KEYS is set.
+# port per scenario, and prints tables from the load generator's TSV.
+# Expects MCU, QUALITY, FPS and work (a directory) to be set; CODEC (the
+# live codec) defaults to auto; KEEP keeps work. The server checks access
+# tokens, and the load generator signs its clients' with the same key: a
+# throw-away one unless MCU_KEYS is set.
 MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
 export MCU_KEYS
 server_pid=""
@@ -25,6 +26,12 @@ start_server() {
     sleep 0.1
   done
   echo "$(basename "$0"): the server did not start:" >&2; cat "$log" >&2; exit 1
+}
+
+# table FILE PROGRAM: runs the awk PROGRAM over the TSV rows of FILE with
+# the columns by name in c["name"].
+table() {
+  awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } '"$2" "$1"
 }
 
 stop_server() {

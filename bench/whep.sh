@@ -10,7 +10,7 @@
 #   DURATION=5s WARMUP=3s bench/whep.sh    (quick)
 #
 # Environment: DURATION, WARMUP, VIEWERS ("0 10 50"), QUALITY (720p), FPS (30),
-# MCU (bin/mcu), NOBUILD=1 to use MCU as is, KEEP=DIR to keep the servers'
+# CODEC (auto), MCU (bin/mcu), NOBUILD=1 to use MCU as is, KEEP=DIR to keep the servers'
 # logs and the reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."

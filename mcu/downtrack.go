@@ -47,6 +47,7 @@ type downTrack struct {
 	seq       uint16
 	ts        uint32
 	padBudget float64
+	out       rtp.Packet // the packet being written: the track copies it
 }
 
 // ReceiveInfo is what the API shows of a receiver's video.
@@ -85,27 +86,29 @@ func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, link
 // fragmented NAL units.
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 
-// estimate is the current bandwidth estimate in bits per second, 0 while
-// there is none.
-func (d *downTrack) estimate() float64 {
-	if d.bwe == nil {
-		return 0
+// readEstimator reads the estimator once per rung check: the bandwidth
+// estimate in bits per second (0 while there is none), the loss the
+// receiver sees (the larger of its last receiver report, when under
+// lossFresh old, and what the estimator reads from transport-wide
+// feedback), and whether the estimator saw the link's queue growing on two
+// checks in a row (a single overuse is as likely a busy receiver).
+func (d *downTrack) readEstimator() (est, loss float64, overused bool) {
+	if time.Since(time.Unix(0, d.lossAt.Load())) < lossFresh {
+		loss = float64(d.loss.Load()) / 256
 	}
-	return float64(d.bwe.GetTargetBitrate())
-}
-
-// overused reports whether the estimator has seen the link's queue growing
-// on two checks in a row: a single overuse is as likely a busy receiver.
-func (d *downTrack) overused() bool {
 	if d.bwe == nil {
-		return false
+		return 0, loss, false
 	}
-	if d.bwe.GetStats()["usage"] != "overuse" {
+	stats := d.bwe.GetStats()
+	if l, ok := stats["averageLoss"].(float64); ok {
+		loss = max(loss, l)
+	}
+	if stats["usage"] == "overuse" {
+		d.overuses++
+	} else {
 		d.overuses = 0
-		return false
 	}
-	d.overuses++
-	return d.overuses >= 2
+	return float64(d.bwe.GetTargetBitrate()), loss, d.overuses >= 2
 }
 
 // reportLoss notes the loss a receiver report gave, in 1/256.
@@ -114,34 +117,18 @@ func (d *downTrack) reportLoss(fraction uint8) {
 	d.lossAt.Store(time.Now().UnixNano())
 }
 
-// lossFraction is the loss the receiver sees: the larger of what its last
-// receiver report said (when under lossFresh old) and what the estimator
-// reads from transport-wide feedback.
-func (d *downTrack) lossFraction() float64 {
-	var loss float64
-	if time.Since(time.Unix(0, d.lossAt.Load())) < lossFresh {
-		loss = float64(d.loss.Load()) / 256
-	}
-	if d.bwe != nil {
-		if l, ok := d.bwe.GetStats()["averageLoss"].(float64); ok {
-			loss = max(loss, l)
-		}
-	}
-	return loss
-}
-
 // lossFresh is how long a receiver report's loss counts.
 const lossFresh = 3 * time.Second
 
 // send writes one picture's packets (renumbered) to the receiver.
 func (d *downTrack) send(pkts []*rtp.Packet) {
 	for _, p := range pkts {
-		out := *p
-		out.SequenceNumber = d.seq
+		d.out = *p
+		d.out.SequenceNumber = d.seq
 		d.seq++
-		d.ts = out.Timestamp
-		d.bytesSent.Add(int64(len(out.Payload) + 12))
-		_ = d.track.WriteRTP(&out)
+		d.ts = p.Timestamp
+		d.bytesSent.Add(int64(len(p.Payload) + 12))
+		_ = d.track.WriteRTP(&d.out)
 	}
 }
 
@@ -151,9 +138,9 @@ func (d *downTrack) pad(bits float64) {
 	d.padBudget += bits
 	for d.padBudget >= paddingSize*8 {
 		d.padBudget -= paddingSize * 8
-		p := rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, SequenceNumber: d.seq, Timestamp: d.ts}}
+		d.out = rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, SequenceNumber: d.seq, Timestamp: d.ts}}
 		d.seq++
 		d.bytesSent.Add(paddingSize + 12)
-		_ = d.track.WriteRTP(&p)
+		_ = d.track.WriteRTP(&d.out)
 	}
 }

@@ -166,7 +166,7 @@ func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubs
 		if k == (renditionKey{output.VP8, 0}) && len(subs) > 0 {
 			sub = func(pkt *astiav.Packet, key bool) {
 				for _, s := range subs {
-					s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: key, Settings: Settings{Quality: l.settings.Quality, FPS: l.settings.FPS}})
+					s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: key, Settings: l.settings.picture()})
 				}
 			}
 		}
@@ -217,7 +217,7 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		// The estimate covers the whole connection: the mix's audio too.
 		l.need = append(l.need, l.rungNeed(d.codec, i)+audioAllowance)
 	}
-	est, loss := d.estimate(), d.lossFraction()
+	est, loss, overused := d.readEstimator()
 	before := d.chooser.target
 	target := d.chooser.choose(now, l.need, d.probe.estimate(est), loss, pin, ceiling)
 	if target < before {
@@ -226,14 +226,10 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	// Probe for the highest rung allowed while the chooser wants to climb.
 	want, media := 0.0, 0.0
 	if d.chooser.probing && d.cur == target {
-		top := ceiling
-		if pin >= 0 {
-			top = pin
-		}
-		want, media = l.need[top]*rungHeadroom, l.need[target]
+		want, media = l.need[ceiling]*rungHeadroom, l.need[target]
 	}
 	queue := d.link.queueDelay()
-	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence) || d.overused())
+	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence) || overused)
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)
@@ -297,7 +293,7 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 	if d.probe.rate > 0 && d.cur == d.chooser.target {
 		// Padding makes up the difference between the probe's rate and
 		// what the rung sends.
-		if extra := d.probe.rate - r.rate - audioAllowance; extra > 0 {
+		if extra := d.probe.rate - l.rungNeed(d.codec, d.cur) - audioAllowance; extra > 0 {
 			d.pad(extra * float64(r.every) / float64(l.settings.FPS))
 		}
 	}

@@ -407,8 +407,7 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 	if g := rc.groups[key]; g != nil && !g.isStopped() {
 		return g, nil
 	}
-	rs := r.Settings()
-	reuse := Settings{Quality: rs.Quality, FPS: rs.FPS} == key.settings()
+	reuse := r.Settings().picture() == key.settings()
 	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, consent: consent, finished: rc.finished})
 	if err != nil {
 		return nil, err

@@ -30,7 +30,6 @@ type renditionKey struct {
 // with the canvas (or its scaled copy) and an RTP packetizer. The room's
 // video goroutine owns it.
 type rendition struct {
-	id      renditionKey
 	spec    output.Rung
 	enc     *transcode.Encoder
 	pack    rtp.Packetizer
@@ -64,7 +63,7 @@ func newRendition(k renditionKey, spec output.Rung, roomFPS, threads int, preset
 		pay = &codecs.H264Payloader{}
 	}
 	// The payload type and SSRC are each receiver's, set by its track.
-	return &rendition{id: k, spec: spec, enc: enc, every: max(1, roomFPS/fps), keyWant: true,
+	return &rendition{spec: spec, enc: enc, every: max(1, roomFPS/fps), keyWant: true,
 		pack: rtp.NewPacketizer(rtpMTU, 0, 0, pay, rtp.NewFixedSequencer(0), 90000)}, nil
 }
 
@@ -114,7 +113,7 @@ func (r *rendition) wantKey() { r.keyWant = true }
 // need is the rate the rendition has been sending, 0 for a rendition that
 // is not running or not measured yet (rungNeed then counts on its budget).
 func (r *rendition) need() float64 {
-	if r == nil || r.rate == 0 {
+	if r == nil {
 		return 0
 	}
 	return r.rate

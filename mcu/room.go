@@ -39,6 +39,10 @@ type Settings struct {
 	MaxRung string `json:"max_rung,omitempty"`
 }
 
+// picture is the part of s that shapes the encoded picture (what a
+// recording must match to reuse the live packets).
+func (s Settings) picture() Settings { return Settings{Quality: s.Quality, FPS: s.FPS} }
+
 // EmptyRoomTimeout is how long a room that is still being recorded stays
 // open after its last participant left.
 var EmptyRoomTimeout = 30 * time.Second
@@ -982,11 +986,14 @@ type RoomInfo struct {
 	// View is the layout mode and pinned participant.
 	View
 	// Speakers are the active speakers, loudest first.
-	Speakers   []signaling.Speaker `json:"speakers"`
-	CreatedAt  time.Time           `json:"created_at"`
-	FramesOut  int64               `json:"frames_out"`
-	Keyframes  int64               `json:"keyframes_forced"`
-	VideoBytes int64               `json:"video_bytes_out"`
+	Speakers  []signaling.Speaker `json:"speakers"`
+	CreatedAt time.Time           `json:"created_at"`
+	// FramesOut counts the canvases composited; VideoBytes the bytes
+	// encoded over all renditions (what receivers get is in their
+	// bitrate_out).
+	FramesOut  int64 `json:"frames_out"`
+	Keyframes  int64 `json:"keyframes_forced"`
+	VideoBytes int64 `json:"video_bytes_out"`
 	// LatencyMedianMS is the median time from a picture arriving to the
 	// first composite containing it being sent.
 	LatencyMedianMS float64 `json:"latency_median_ms"`

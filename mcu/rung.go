@@ -33,7 +33,7 @@ type rungChooser struct {
 	target     int       // the rung wanted, 0 is the top
 	fitsSince  time.Time // since when the rung above target fits
 	shortSince time.Time // since when the estimate is short of target
-	probing    bool      // padding is sent so the estimate can reach the rung above
+	probing    bool      // a higher rung is allowed and the link looks clean: probe for it
 }
 
 // choose returns the rung to be on. need[i] is the rate rung i sends (or
