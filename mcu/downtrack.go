@@ -42,7 +42,6 @@ type downTrack struct {
 	cur       int // rung being sent; -1 until the first keyframe
 	chooser   rungChooser
 	probe     prober
-	overuses  int // checks in a row the estimator saw overuse
 	nextCheck time.Time
 	seq       uint16
 	ts        uint32
@@ -87,28 +86,23 @@ func newDownTrack(id string, codec output.Codec, bwe cc.BandwidthEstimator, link
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 
 // readEstimator reads the estimator once per rung check: the bandwidth
-// estimate in bits per second (0 while there is none), the loss the
+// estimate in bits per second (0 while there is none) and the loss the
 // receiver sees (the larger of its last receiver report, when under
 // lossFresh old, and what the estimator reads from transport-wide
-// feedback), and whether the estimator saw the link's queue growing on two
-// checks in a row (a single overuse is as likely a busy receiver).
-func (d *downTrack) readEstimator() (est, loss float64, overused bool) {
+// feedback). GCC's overuse flag is not used: on a busy machine it fires
+// for late feedback as often as for a queue, which the link meter
+// measures directly.
+func (d *downTrack) readEstimator() (est, loss float64) {
 	if time.Since(time.Unix(0, d.lossAt.Load())) < lossFresh {
 		loss = float64(d.loss.Load()) / 256
 	}
 	if d.bwe == nil {
-		return 0, loss, false
+		return 0, loss
 	}
-	stats := d.bwe.GetStats()
-	if l, ok := stats["averageLoss"].(float64); ok {
+	if l, ok := d.bwe.GetStats()["averageLoss"].(float64); ok {
 		loss = max(loss, l)
 	}
-	if stats["usage"] == "overuse" {
-		d.overuses++
-	} else {
-		d.overuses = 0
-	}
-	return float64(d.bwe.GetTargetBitrate()), loss, d.overuses >= 2
+	return float64(d.bwe.GetTargetBitrate()), loss
 }
 
 // reportLoss notes the loss a receiver report gave, in 1/256.

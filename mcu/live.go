@@ -217,9 +217,11 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		// The estimate covers the whole connection: the mix's audio too.
 		l.need = append(l.need, l.rungNeed(d.codec, i)+audioAllowance)
 	}
-	est, loss, overused := d.readEstimator()
+	est, loss := d.readEstimator()
 	before := d.chooser.target
-	target := d.chooser.choose(now, l.need, d.probe.estimate(est), loss, pin, ceiling)
+	queue := d.link.queueDelay()
+	congested := loss >= upLoss || queue > downQueue
+	target := d.chooser.choose(now, l.need, d.probe.estimate(est), loss, congested, pin, ceiling)
 	if target < before {
 		d.probe.done()
 	}
@@ -228,8 +230,7 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	if d.chooser.probing && d.cur == target {
 		want, media = l.need[ceiling]*rungHeadroom, l.need[target]
 	}
-	queue := d.link.queueDelay()
-	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence) || overused)
+	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence))
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)

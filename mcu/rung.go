@@ -11,9 +11,11 @@ import "time"
 const (
 	// rungHeadroom: a rung fits when the estimate is this much above what
 	// the rung sends. A receiver stays on its rung until the estimate
-	// has been under rungFloor times what it sends for downHold: GCC
-	// answers one overuse with 0.85 times what arrived, which is no reason
-	// to move, while a link that cannot carry the rung keeps it lower.
+	// has been under rungFloor times what it sends for downHold while the
+	// link shows congestion: GCC answers one overuse with 0.85 times what
+	// arrived, which is no reason to move, and an estimate that falls
+	// only because less is sent (a still picture: GCC never estimates
+	// past 1.5 times what arrives) says nothing about the link.
 	rungHeadroom = 1.15
 	rungFloor    = 0.75
 	downHold     = 1500 * time.Millisecond
@@ -23,6 +25,9 @@ const (
 	// receiver down at once, and that it must stay under to climb.
 	downLoss = 0.10
 	upLoss   = 0.02
+	// downQueue is the queuing delay that counts as congestion for
+	// moving down (probes stop earlier, at probeQueueLimit).
+	downQueue = 50 * time.Millisecond
 	// rungCheck is how often each receiver's rung is reconsidered.
 	rungCheck = 250 * time.Millisecond
 )
@@ -39,9 +44,10 @@ type rungChooser struct {
 // choose returns the rung to be on. need[i] is the rate rung i sends (or
 // will send) in bits per second, largest first; est is the bandwidth
 // estimate (0 when unknown); loss the latest reported loss fraction;
-// pinned, when >= 0, overrides the choice; ceiling is the highest rung
-// allowed (0 for the top).
-func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, pinned, ceiling int) int {
+// congested whether the link shows congestion now (a growing queue or
+// loss); pinned, when >= 0, overrides the choice; ceiling is the
+// highest rung allowed (0 for the top).
+func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, congested bool, pinned, ceiling int) int {
 	last := len(need) - 1
 	if pinned >= 0 {
 		c.target, c.probing, c.fitsSince = min(pinned, last), false, time.Time{}
@@ -57,7 +63,7 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 		return c.target // no estimate yet: stay
 	}
 	fits := func(i int) bool { return est >= need[i]*rungHeadroom }
-	short := est < need[c.target]*rungFloor
+	short := congested && est < need[c.target]*rungFloor
 	switch {
 	case !short:
 		c.shortSince = time.Time{}
@@ -110,7 +116,7 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, p
 // take half a minute to show that its link recovered. The prober finds out
 // faster, as browsers do: it pads the receiver's stream up to a higher
 // rate, a quarter more every half second, and a rate the link carried for
-// half a second with no overuse and little loss counts as confirmed
+// half a second with no queue building and little loss counts as confirmed
 // bandwidth. Overuse or loss ends the probe at once, and the next one
 // waits 2 s, then maxProbeBackoff. Small steps keep the overshoot on a
 // capped link short of what its queue holds.
@@ -138,7 +144,7 @@ type prober struct {
 
 // update advances the probe. want is the total rate to show (0: nothing
 // to probe for), est the estimate, media what the rung itself sends,
-// congested whether the estimator sees overuse or the receiver loss.
+// congested whether the link shows a queue, silence or loss.
 func (p *prober) update(now time.Time, want, est, media float64, congested bool) {
 	if congested {
 		if p.rate > 0 {
