@@ -89,7 +89,7 @@ func (l *liveOutput) keyframeAll() {
 
 // encode composites the picture of tick now, encodes it for every
 // rendition in use and sends each connected receiver its packets. subs get
-// the packets of the VP8 rendition at the room's own size. It returns the
+// the packets of their codec's rendition at the room's own size. It returns the
 // bytes encoded, or -1 when nothing was in use (nothing composited).
 func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubscriber) (int64, error) {
 	tick := l.ticks
@@ -108,8 +108,8 @@ func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubs
 			l.use(renditionKey{d.codec, d.cur}, now)
 		}
 	}
-	if len(subs) > 0 {
-		l.use(renditionKey{output.VP8, 0}, now)
+	for _, s := range subs {
+		l.use(renditionKey{s.LiveCodec(), 0}, now)
 	}
 	active := false
 	for k, r := range l.renditions {
@@ -163,10 +163,12 @@ func (l *liveOutput) encode(now time.Time, downs []*downTrack, subs []PacketSubs
 			}
 		}
 		var sub func(*astiav.Packet, bool)
-		if k == (renditionKey{output.VP8, 0}) && len(subs) > 0 {
+		if k.rung == 0 && len(subs) > 0 {
 			sub = func(pkt *astiav.Packet, key bool) {
 				for _, s := range subs {
-					s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: key, Settings: l.settings.picture()})
+					if s.LiveCodec() == k.codec {
+						s.LivePacket(LivePacket{Packet: pkt.Clone(), At: now, Key: key, Settings: l.settings.picture()})
+					}
 				}
 			}
 		}

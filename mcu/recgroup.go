@@ -149,9 +149,11 @@ type recMember struct {
 }
 
 type groupOptions struct {
-	key      groupKey
-	threads  int
-	reuse    bool // the live output has these settings: write its packets
+	key     groupKey
+	threads int
+	// live is the live encoder at the group's settings, when the room's
+	// live output has them: the group then writes its packets.
+	live     *transcode.VideoConfig
 	log      *slog.Logger
 	consent  *consentFilter
 	finished func(id string, duration float64, err error)
@@ -173,7 +175,7 @@ func newRecGroup(o groupOptions) (g *recGroup, err error) {
 	}
 	// Only a recording that shows what the live output shows may write its
 	// packets.
-	g.reuse.Store(o.reuse && !key.audioOnly && key.format == output.WebM && key.layout == "" && o.consent == nil)
+	g.reuse.Store(o.live != nil && !key.audioOnly && key.layout == "" && o.consent == nil)
 	defer func() {
 		if err != nil {
 			g.free()
@@ -188,12 +190,19 @@ func newRecGroup(o groupOptions) (g *recGroup, err error) {
 		if key.layout != "" {
 			g.comp.SetLayout(key.layout, key.pinned)
 		}
-		// While reusing live packets this encoder only describes the
-		// stream to the muxers; it encodes once the live output changes.
-		g.venc, err = transcode.NewVideoEncoder(transcode.VideoConfig{
+		cfg := transcode.VideoConfig{
 			Codec: key.format.VideoCodec(), Width: w, Height: h, FPS: key.fps,
-			Bitrate: key.quality.VideoBitrate(key.fps), Threads: o.threads, GlobalHeader: global,
-		})
+			Bitrate: key.quality.VideoBitrate(key.fps), Threads: o.threads,
+		}
+		if g.reuse.Load() {
+			// While reusing live packets this encoder only describes the
+			// stream to the muxers (an MP4's avcC must hold the live
+			// stream's SPS and PPS, so it has the live encoder's
+			// settings); it encodes once the live output changes.
+			cfg = *o.live
+		}
+		cfg.GlobalHeader = global
+		g.venc, err = transcode.NewVideoEncoder(cfg)
 		if err != nil {
 			return g, err
 		}
@@ -277,6 +286,9 @@ func (g *recGroup) queueAudio(s []float32, at time.Time) {
 	default:
 	}
 }
+
+// LiveCodec implements PacketSubscriber: the container's video codec.
+func (g *recGroup) LiveCodec() output.Codec { return output.Codec(g.key.format.VideoCodec()) }
 
 // LivePacket implements PacketSubscriber; a packet that does not fit in the
 // queue is dropped, and the members wait for the next keyframe.

@@ -407,8 +407,12 @@ func (rc *Recorder) group(r *Room, rec Recording) (*recGroup, error) {
 	if g := rc.groups[key]; g != nil && !g.isStopped() {
 		return g, nil
 	}
-	reuse := r.Settings().picture() == key.settings()
-	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, reuse: reuse, log: rc.log, consent: consent, finished: rc.finished})
+	var live *transcode.VideoConfig
+	if s := r.Settings(); s.picture() == key.settings() {
+		c := r.liveVideoConfig(output.Codec(key.format.VideoCodec()), s)
+		live = &c
+	}
+	g, err := newRecGroup(groupOptions{key: key, threads: rc.threads, live: live, log: rc.log, consent: consent, finished: rc.finished})
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,9 @@ package mcu_test
 import (
 	"context"
 	"image/color"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,7 +23,9 @@ func TestRecordingsShareEncoders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	red := color.RGBA{255, 0, 0, 255}
-	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "share", Name: "red", Colour: &red, Tone: 440})
+	// The participant receives VP8 only: the MP4 recording alone makes the
+	// room encode H.264.
+	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "share", Name: "red", Colour: &red, Tone: 440, Codecs: []string{"vp8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,26 +39,49 @@ func TestRecordingsShareEncoders(t *testing.T) {
 		}
 		recs = append(recs, r)
 	}
-	// The WebM ones are at the room's own settings: they write the live
-	// encoder's packets instead of encoding again; the MP4 one encodes.
+	// All are at the room's own settings: they write the live encoders'
+	// packets (VP8 for WebM, H.264 for MP4) instead of encoding again.
 	reuse := rc.LiveReuse()
 	for _, r := range recs {
-		if want := r.Format == "webm"; reuse[r.ID] != want {
-			t.Errorf("recording %s (%s): reuses live packets = %v, want %v", r.Name, r.Format, reuse[r.ID], want)
+		if !reuse[r.ID] {
+			t.Errorf("recording %s (%s) encodes on its own; want it to write the live packets", r.Name, r.Format)
 		}
 	}
 	if groups := rc.GroupCount(); groups != 2 {
 		t.Errorf("%d encoder groups for two WebM recordings with equal settings and one MP4, want 2", groups)
 	}
 	time.Sleep(2 * time.Second)
+	room, err := s.Rooms.Room("share")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := string(room.Settings().Quality)
+	if enc := room.Info().Encoders; !slices.Equal(enc, []string{"h264 " + q, "vp8 " + q}) {
+		t.Errorf("live encoders %v, want one per codec at the room's size", enc)
+	}
 	for _, r := range recs {
 		got, err := rc.Stop(r.ID)
 		if err != nil || got.State != mcu.StateFinished {
 			t.Fatalf("stop %s: %+v %v", r.Name, got, err)
 		}
-		p := mediatest.ProbeFile(t, filepath.Join(dir, got.File), true)
-		if v := p.Video(); v == nil || v.NbFrames == "" || v.NbFrames == "0" || p.Audio() == nil {
-			t.Errorf("recording %s: %+v", r.Name, p.Streams)
+		path := filepath.Join(dir, got.File)
+		p := mediatest.ProbeFile(t, path, true)
+		v := p.Video()
+		if v == nil || v.NbFrames == "" || v.NbFrames == "0" || p.Audio() == nil {
+			t.Fatalf("recording %s: %+v", r.Name, p.Streams)
+		}
+		if want := map[string]string{"webm": "vp8", "mp4": "h264"}[string(r.Format)]; v.CodecName != want {
+			t.Errorf("recording %s: video %s, want %s", r.Name, v.CodecName, want)
+		}
+		// Every picture decodes from the first (the file's header holds
+		// the parameter sets of the packets it carries), and shows the tile.
+		if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("recording %s does not decode cleanly: %v %s", r.Name, err, out)
+		}
+		w, h := room.Settings().Quality.Size()
+		pic := mediatest.FrameAt(t, path, 1, w, h)
+		if r, g, b := pic.At(w/2, h/2); !mediatest.Near(r, g, b, 255, 0, 0, 60) {
+			t.Errorf("recording %s: centre is %d,%d,%d, want red", got.Name, r, g, b)
 		}
 	}
 	// A group ends on its own goroutine once its last recording stops.

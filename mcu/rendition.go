@@ -49,12 +49,21 @@ type rendition struct {
 	keyed bool // this tick's picture is a keyframe
 }
 
+// liveVideoConfig is the encoder of rendition (codec, spec) in a room at
+// roomFPS. A recording that writes a rendition's packets describes its
+// stream with an encoder of the same settings, so that the parameter sets
+// in its file header are the ones in the packets.
+func liveVideoConfig(codec output.Codec, spec output.Rung, roomFPS, threads int, preset string) transcode.VideoConfig {
+	return transcode.VideoConfig{
+		Codec: string(codec), Width: spec.Width, Height: spec.Height, FPS: min(spec.MaxFPS, roomFPS),
+		Bitrate: spec.Bitrate, Threads: threads, ErrorResilient: true, Preset: preset, Live: true,
+	}
+}
+
 func newRendition(k renditionKey, spec output.Rung, roomFPS, threads int, preset string) (*rendition, error) {
-	fps := min(spec.MaxFPS, roomFPS)
-	enc, err := transcode.NewVideoEncoder(transcode.VideoConfig{
-		Codec: string(k.codec), Width: spec.Width, Height: spec.Height, FPS: fps, Bitrate: spec.Bitrate,
-		Threads: threads, ErrorResilient: true, Preset: preset, Live: true,
-	})
+	cfg := liveVideoConfig(k.codec, spec, roomFPS, threads, preset)
+	fps := cfg.FPS
+	enc, err := transcode.NewVideoEncoder(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mcu: live %s encoder at %s: %w", k.codec, spec.Name, err)
 	}

@@ -166,6 +166,12 @@ func (r *Room) Settings() Settings {
 	return r.settings
 }
 
+// liveVideoConfig is the live encoder of codec at the room's own size
+// under settings s.
+func (r *Room) liveVideoConfig(codec output.Codec, s Settings) transcode.VideoConfig {
+	return liveVideoConfig(codec, output.Ladder(s.Quality, s.FPS)[0], s.FPS, r.rooms.cfg.EncoderThreads, r.rooms.cfg.LivePreset)
+}
+
 func (r *Room) isClosed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/mcu-dev/mcu/mixer"
+	"github.com/mcu-dev/mcu/output"
 )
 
 // Sink consumes a room's media: the live output, each recording group, and
@@ -66,4 +67,6 @@ type LivePacket struct {
 // drops and frees the packet.
 type PacketSubscriber interface {
 	LivePacket(p LivePacket)
+	// LiveCodec is the codec of the room-size rendition it wants.
+	LiveCodec() output.Codec
 }
