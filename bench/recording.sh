@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a WebM recording at a room's own settings costs: one PER_ROOM-person
+# What a recording at a room's own settings costs: one PER_ROOM-person
 # room at QUALITY/FPS measured without and with such a recording, in
 # alternating rounds on fresh server processes, server CPU read from
 # /proc/PID/stat by `mcu loadtest`. With OLD set to another server binary
@@ -8,9 +8,11 @@
 #
 #   bench/recording.sh
 #   OLD=/tmp/mcu-old ROUNDS=3 bench/recording.sh
+#   FORMAT=mp4 bench/recording.sh
 #
-# Environment: ROUNDS (3), DURATION (20s), WARMUP (5s), PER_ROOM (3),
-# QUALITY (720p), FPS (30), MCU (bin/mcu), OLD (unset), NOBUILD=1.
+# Environment: FORMAT (webm or mp4), ROUNDS (3), DURATION (20s), WARMUP
+# (5s), PER_ROOM (3), QUALITY (720p), FPS (30), MCU (bin/mcu), OLD (unset),
+# NOBUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -19,6 +21,7 @@ WARMUP=${WARMUP:-5s}
 PER_ROOM=${PER_ROOM:-3}
 QUALITY=${QUALITY:-720p}
 FPS=${FPS:-30}
+FORMAT=${FORMAT:-webm}
 MCU=${MCU:-bin/mcu}
 [ -n "${NOBUILD:-}" ] || go build -o "$MCU" ./cmd/mcu
 work=$(mktemp -d)
@@ -60,16 +63,16 @@ printf 'round\tserver\trecording\tserver_cores\tfps_min\n' >"$work/rows.tsv"
 for r in $(seq "$ROUNDS"); do
   for s in "${servers[@]}"; do
     name=${s%%:*} bin=${s#*:}
-    for rec in "" '{"format":"webm"}'; do
+    for rec in "" "{\"format\":\"$FORMAT\"}"; do
       read -r cores fps < <(run "$bin" "$rec")
-      printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$name" "${rec:+webm}" "$cores" "$fps" | tee -a "$work/rows.tsv" >&2
+      printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$name" "${rec:+$FORMAT}" "$cores" "$fps" | tee -a "$work/rows.tsv" >&2
     done
   done
 done
 
 echo
 echo "Machine: $(nproc) cores, $(uname -sr); $(date -u +%Y-%m-%dT%H:%MZ); one $PER_ROOM-person room at $QUALITY$FPS, $DURATION windows after $WARMUP, $ROUNDS rounds"
-echo "| server | CPU without recording (median) | with a WebM recording at the room's settings (median) | with / without (median of rounds) | lowest receiver fps with recording |"
+echo "| server | CPU without recording (median) | with a $FORMAT recording at the room's settings (median) | with / without (median of rounds) | lowest receiver fps with recording |"
 echo "|---|---|---|---|---|"
 awk -F'\t' 'NR > 1 {
   k = $2; if ($3 == "") { no[k, $1] = $4 } else { yes[k, $1] = $4; fps[k] = (fps[k] == "" || $5 < fps[k]) ? $5 : fps[k] }
