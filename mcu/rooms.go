@@ -155,7 +155,18 @@ func NewRooms(cfg Config) (*Rooms, error) {
 	ir.Add(linkMeterFactory{onNew: func(m *linkMeter) { rs.newMeter = m }})
 	// Before the NACK responder: bounds what receivers can make us resend.
 	ir.Add(nackLimiterFactory{})
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	// pion's defaults without its stats interceptor, which nothing here
+	// reads and which clones every packet's header on every track.
+	if err := webrtc.ConfigureNack(me, ir); err != nil {
+		return nil, fmt.Errorf("mcu: interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("mcu: interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, fmt.Errorf("mcu: interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
 		return nil, fmt.Errorf("mcu: interceptors: %w", err)
 	}
 	// Send-side bandwidth estimation: transport-wide sequence numbers on
