@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -92,6 +93,80 @@ func TestRecordingsShareEncoders(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d encoder groups left after every recording stopped", groups)
+		}
+	}
+}
+
+// A recording that writes the live packets keeps going when the room's
+// output changes under it: from then on it composites and encodes on its
+// own, at its own size, and the file plays straight through the change.
+// For MP4 that means pictures with in-band SPS and PPS followed by pictures
+// that rely on the file header's: both must decode.
+func TestRecordingOutlivesALiveSettingsChange(t *testing.T) {
+	mediatest.Need(t, "ffprobe", "ffmpeg")
+	dir := t.TempDir()
+	s := startServerWith(t, server.Config{RecordingsDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	red := color.RGBA{255, 0, 0, 255}
+	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "switch", Name: "red", Colour: &red, Tone: 440})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	room, err := s.Rooms.Room("switch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := room.Settings()
+	var recs []mcu.Recording
+	for _, f := range []string{"webm", "mp4"} {
+		r, err := s.Recorder.Start("switch", mcu.RecordingOptions{Format: f, Name: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if reuse := s.Recorder.LiveReuse(); !reuse[recs[0].ID] || !reuse[recs[1].ID] {
+		t.Fatalf("live packets reused: %v; want by both", reuse)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	other := "480p"
+	if before.Quality == "480p" {
+		other = "360p"
+	}
+	if _, err := room.SetSettings(other, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if reuse := s.Recorder.LiveReuse(); reuse[recs[0].ID] || reuse[recs[1].ID] {
+		t.Errorf("live packets still reused after the room changed to %s: %v", other, reuse)
+	}
+	w, h := before.Quality.Size()
+	for _, r := range recs {
+		got, err := s.Recorder.Stop(r.ID)
+		if err != nil || got.State != mcu.StateFinished {
+			t.Fatalf("stop %s: %+v %v", r.Name, got, err)
+		}
+		path := filepath.Join(dir, got.File)
+		if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("%s does not decode cleanly across the change: %v %s", r.Name, err, out)
+		}
+		p := mediatest.ProbeFile(t, path, true)
+		v := p.Video()
+		if v == nil || v.Width != w || v.Height != h {
+			t.Fatalf("%s: video %+v, want %dx%d throughout", r.Name, v, w, h)
+		}
+		// Pictures on both sides of the change, none lost at it.
+		frames, _ := strconv.Atoi(v.NbFrames)
+		if want := got.DurationS * float64(before.FPS); float64(frames) < want-2 {
+			t.Errorf("%s: %d pictures in %.2f s, want about %.0f", r.Name, frames, got.DurationS, want)
+		}
+		for _, at := range []float64{1, got.DurationS - 0.5} {
+			pic := mediatest.FrameAt(t, path, at, w, h)
+			if cr, cg, cb := pic.At(w/2, h/2); !mediatest.Near(cr, cg, cb, 255, 0, 0, 60) {
+				t.Errorf("%s at %.1f s: centre is %d,%d,%d, want red", r.Name, at, cr, cg, cb)
+			}
 		}
 	}
 }
