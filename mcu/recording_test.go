@@ -76,14 +76,8 @@ func TestRecordingsShareEncoders(t *testing.T) {
 		}
 		// Every picture decodes from the first (the file's header holds
 		// the parameter sets of the packets it carries), and shows the tile.
-		if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
-			t.Errorf("recording %s does not decode cleanly: %v %s", r.Name, err, out)
-		}
 		w, h := room.Settings().Quality.Size()
-		pic := mediatest.FrameAt(t, path, 1, w, h)
-		if r, g, b := pic.At(w/2, h/2); !mediatest.Near(r, g, b, 255, 0, 0, 60) {
-			t.Errorf("recording %s: centre is %d,%d,%d, want red", got.Name, r, g, b)
-		}
+		playsRed(t, path, w, h, 1)
 	}
 	// A group ends on its own goroutine once its last recording stops.
 	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
@@ -149,9 +143,6 @@ func TestRecordingOutlivesALiveSettingsChange(t *testing.T) {
 			t.Fatalf("stop %s: %+v %v", r.Name, got, err)
 		}
 		path := filepath.Join(dir, got.File)
-		if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
-			t.Errorf("%s does not decode cleanly across the change: %v %s", r.Name, err, out)
-		}
 		p := mediatest.ProbeFile(t, path, true)
 		v := p.Video()
 		if v == nil || v.Width != w || v.Height != h {
@@ -162,11 +153,23 @@ func TestRecordingOutlivesALiveSettingsChange(t *testing.T) {
 		if want := got.DurationS * float64(before.FPS); float64(frames) < want-2 {
 			t.Errorf("%s: %d pictures in %.2f s, want about %.0f", r.Name, frames, got.DurationS, want)
 		}
-		for _, at := range []float64{1, got.DurationS - 0.5} {
-			pic := mediatest.FrameAt(t, path, at, w, h)
-			if cr, cg, cb := pic.At(w/2, h/2); !mediatest.Near(cr, cg, cb, 255, 0, 0, 60) {
-				t.Errorf("%s at %.1f s: centre is %d,%d,%d, want red", r.Name, at, cr, cg, cb)
-			}
+		playsRed(t, path, w, h, 1, got.DurationS-0.5)
+	}
+}
+
+// playsRed checks that every picture of the w x h recording at path
+// decodes without an error and that the one red participant fills the
+// centre at each of the times given.
+func playsRed(t *testing.T, path string, w, h int, at ...float64) {
+	t.Helper()
+	name := filepath.Base(path)
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("%s does not decode cleanly: %v %s", name, err, out)
+	}
+	for _, sec := range at {
+		pic := mediatest.FrameAt(t, path, sec, w, h)
+		if r, g, b := pic.At(w/2, h/2); !mediatest.Near(r, g, b, 255, 0, 0, 60) {
+			t.Errorf("%s at %.1f s: centre is %d,%d,%d, want red", name, sec, r, g, b)
 		}
 	}
 }
