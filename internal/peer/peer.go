@@ -285,6 +285,10 @@ func newAPI(o Options) (*webrtc.API, error) {
 	}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
+	// Its feedback loop writes once more after the connection closes and
+	// logs the closed pipe as an error: dozens of lines at the end of every
+	// load test that say nothing.
+	lf.ScopeLevels["twcc_sender_interceptor"] = logging.LogLevelDisabled
 	se.LoggerFactory = lf
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
