@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -39,7 +40,11 @@ func startServerWith(t *testing.T, cfg server.Config) *testServer {
 	t.Helper()
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
-		cfg.Log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		level := slog.LevelInfo
+		if os.Getenv("MCU_TRACE") != "" {
+			level = slog.LevelDebug
+		}
+		cfg.Log = slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: level}))
 	}
 	if cfg.Rooms.Quality == "" {
 		cfg.Rooms.Quality, cfg.Rooms.FPS = output.Q360, 15

@@ -170,6 +170,32 @@ func TestLadderFollowsTheLink(t *testing.T) {
 
 	setCap("10gbit")
 	liftAt := time.Now()
+	if os.Getenv("MCU_TRACE") != "" {
+		// The climb, every half second, with the namespace's UDP counters
+		// (SndbufErrors, RcvbufErrors: packets the kernel dropped).
+		stop, done := make(chan struct{}), make(chan struct{})
+		defer func() { close(stop); <-done }()
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				if ri, err := rungOf(capped); err == nil {
+					snmp, _ := os.ReadFile("/proc/net/snmp")
+					udp := ""
+					for _, l := range strings.Split(string(snmp), "\n") {
+						if strings.HasPrefix(l, "Udp: ") && !strings.Contains(l, "InDatagrams") {
+							udp = l
+						}
+					}
+					t.Logf("trace after the lift: %.1f s %+v %s", time.Since(liftAt).Seconds(), *ri, udp)
+				}
+			}
+		}()
+	}
 	eventually(t, 20*time.Second, "the receiver back on 720p after the cap is lifted", onRung(capped, is("720p")))
 	ri, _ = rungOf(capped)
 	t.Logf("back on 720p %.1f s after the cap was lifted: %+v", time.Since(liftAt).Seconds(), *ri)
