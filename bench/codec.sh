@@ -23,11 +23,6 @@ HELD=${HELD:-6 8}
 QUALITY=${QUALITY:-720p}
 FPS=${FPS:-30}
 MCU=${MCU:-bin/mcu}
-if [ -z "${NOBUILD:-}" ]; then
-  go build -o "$MCU" ./cmd/mcu
-fi
-work=${KEEP:-$(mktemp -d)}
-mkdir -p "$work"
 . bench/server.sh
 
 # scenario NAME CODEC ROOMS: one fresh server, one loadtest; appends

@@ -28,11 +28,6 @@ QUALITY=${QUALITY:-720p}
 FPS=${FPS:-30}
 WATCH=${WATCH:-1}
 MCU=${MCU:-bin/mcu}
-if [ -z "${NOBUILD:-}" ]; then
-  go build -o "$MCU" ./cmd/mcu
-fi
-work=${KEEP:-$(mktemp -d)}
-mkdir -p "$work"
 . bench/server.sh
 
 # scenario NAME ROOMS PER_ROOM: one fresh server, one loadtest; appends the

@@ -1,9 +1,13 @@
-# Sourced by the live-room benchmarks: runs `$MCU serve` on a free loopback
-# port per scenario, and prints tables from the load generator's TSV.
-# Expects MCU, QUALITY, FPS and work (a directory) to be set; CODEC (the
-# live codec) defaults to auto; KEEP keeps work. The server checks access
-# tokens, and the load generator signs its clients' with the same key: a
-# throw-away one unless MCU_KEYS is set.
+# Sourced by the live-room benchmarks: builds $MCU (unless NOBUILD is set),
+# makes the work directory (KEEP names one to keep), runs `$MCU serve` on a
+# free loopback port per scenario, and prints tables from the load
+# generator's TSV. Expects MCU, QUALITY and FPS to be set; CODEC (the live
+# codec) defaults to auto. The server checks access tokens, and the load
+# generator signs its clients' with the same key: a throw-away one unless
+# MCU_KEYS is set.
+[ -n "${NOBUILD:-}" ] || go build -o "$MCU" ./cmd/mcu
+work=${KEEP:-$(mktemp -d)}
+mkdir -p "$work"
 MCU_KEYS=${MCU_KEYS:-$("$MCU" keys)}
 export MCU_KEYS
 server_pid=""

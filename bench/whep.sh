@@ -20,11 +20,6 @@ VIEWERS=${VIEWERS:-0 10 50}
 QUALITY=${QUALITY:-720p}
 FPS=${FPS:-30}
 MCU=${MCU:-bin/mcu}
-if [ -z "${NOBUILD:-}" ]; then
-  go build -o "$MCU" ./cmd/mcu
-fi
-work=${KEEP:-$(mktemp -d)}
-mkdir -p "$work"
 . bench/server.sh
 
 # scenario PEOPLE VIEWERS: one fresh server, one loadtest; appends the TSV
