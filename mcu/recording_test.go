@@ -17,20 +17,11 @@ import (
 )
 
 func TestRecordingsShareEncoders(t *testing.T) {
-	mediatest.Need(t, "ffprobe")
-	dir := t.TempDir()
-	s := startServerWith(t, server.Config{RecordingsDir: dir})
-	rc := s.Recorder
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	red := color.RGBA{255, 0, 0, 255}
+	mediatest.Need(t, "ffprobe", "ffmpeg")
 	// The participant receives VP8 only: the MP4 recording alone makes the
 	// room encode H.264.
-	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "share", Name: "red", Colour: &red, Tone: 440, Codecs: []string{"vp8"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	s, dir, room := redRoom(t, "share", "vp8")
+	rc := s.Recorder
 
 	var recs []mcu.Recording
 	for _, o := range []mcu.RecordingOptions{{Name: "a"}, {Name: "b"}, {Format: "mp4", Name: "c"}} {
@@ -52,10 +43,6 @@ func TestRecordingsShareEncoders(t *testing.T) {
 		t.Errorf("%d encoder groups for two WebM recordings with equal settings and one MP4, want 2", groups)
 	}
 	time.Sleep(2 * time.Second)
-	room, err := s.Rooms.Room("share")
-	if err != nil {
-		t.Fatal(err)
-	}
 	q := string(room.Settings().Quality)
 	if enc := room.Info().Encoders; !slices.Equal(enc, []string{"h264 " + q, "vp8 " + q}) {
 		t.Errorf("live encoders %v, want one per codec at the room's size", enc)
@@ -98,20 +85,7 @@ func TestRecordingsShareEncoders(t *testing.T) {
 // that rely on the file header's: both must decode.
 func TestRecordingOutlivesALiveSettingsChange(t *testing.T) {
 	mediatest.Need(t, "ffprobe", "ffmpeg")
-	dir := t.TempDir()
-	s := startServerWith(t, server.Config{RecordingsDir: dir})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	red := color.RGBA{255, 0, 0, 255}
-	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: "switch", Name: "red", Colour: &red, Tone: 440})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	room, err := s.Rooms.Room("switch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, dir, room := redRoom(t, "switch")
 	before := room.Settings()
 	var recs []mcu.Recording
 	for _, f := range []string{"webm", "mp4"} {
@@ -156,6 +130,27 @@ func TestRecordingOutlivesALiveSettingsChange(t *testing.T) {
 		}
 		playsRed(t, path, w, h, 1, got.DurationS-0.5)
 	}
+}
+
+// redRoom starts a server that records into a temporary directory and
+// joins one red participant (receiving only codecs, when given) to room.
+func redRoom(t *testing.T, name string, codecs ...string) (*testServer, string, *mcu.Room) {
+	t.Helper()
+	dir := t.TempDir()
+	s := startServerWith(t, server.Config{RecordingsDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	red := color.RGBA{255, 0, 0, 255}
+	c, err := peer.Dial(ctx, peer.Options{URL: s.ws, Room: name, Name: "red", Colour: &red, Tone: 440, Codecs: codecs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	room, err := s.Rooms.Room(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir, room
 }
 
 // playsRed checks that every picture of the w x h recording at path
