@@ -18,6 +18,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/mcu-dev/mcu/internal/readahead"
 	"github.com/mcu-dev/mcu/mixer"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
@@ -72,6 +73,7 @@ type Participant struct {
 	plisSent               atomic.Int64
 	decodeErrors           atomic.Int64
 	strayPackets           atomic.Int64 // dropped far outside the stream's window
+	overruns               atomic.Int64 // dropped because decoding fell behind
 	lastStrayLog           atomic.Int64 // unix nanoseconds
 	lastPLI                atomic.Int64 // unix nanoseconds
 
@@ -484,6 +486,17 @@ func (p *Participant) strayPacket() {
 	}
 }
 
+// Tracks are read ahead of their decoding (see package readahead): about
+// two seconds of 720p video, or of audio, may wait before packets are
+// dropped.
+const (
+	videoReadAhead = 512
+	audioReadAhead = 100
+)
+
+// overrun counts a packet dropped because decoding fell too far behind.
+func (p *Participant) overrun() { p.overruns.Add(1) }
+
 // readVideo depacketizes, decodes and hands pictures to the compositor.
 // After loss or a decoding error it drops pictures until the next keyframe
 // (the tile keeps its last good picture) and asks for one.
@@ -518,11 +531,7 @@ func (p *Participant) readVideo(t *webrtc.TrackRemote, codec string) {
 	var lastSeq uint16
 	haveSeq := false
 	var unpad unpadder
-	for {
-		pkt, _, err := t.ReadRTP()
-		if err != nil {
-			return
-		}
+	for pkt := range readahead.Track(t, videoReadAhead, p.overrun) {
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
 		ok, resynced := guard.accept(pkt)
 		if !ok {
@@ -595,11 +604,7 @@ func (p *Participant) readAudio(t *webrtc.TrackRemote, codec string) {
 	}
 	fr := newAudioFramer()
 	guard := &rtpGuard{rate: output.SampleRate}
-	for {
-		pkt, _, err := t.ReadRTP()
-		if err != nil {
-			return
-		}
+	for pkt := range readahead.Track(t, audioReadAhead, p.overrun) {
 		p.bytesIn.Add(int64(pkt.MarshalSize()))
 		ok, resynced := guard.accept(pkt)
 		if !ok {
@@ -664,6 +669,9 @@ type ParticipantInfo struct {
 	// StrayPackets counts RTP packets dropped for being far outside their
 	// stream's sequence and timestamp window (garbage or a broken sender).
 	StrayPackets int64 `json:"stray_packets"`
+	// Overruns counts packets dropped because decoding fell too far behind
+	// their arrival (also counted in PacketsLost).
+	Overruns int64 `json:"overruns"`
 	// AVOffsetMS is the smoothed capture-time offset between the pictures
 	// shown and the audio played with them (negative: pictures late), once
 	// lip sync runs (both streams' sender reports known).
@@ -692,6 +700,7 @@ func (p *Participant) Stats() ParticipantInfo {
 		ID: p.id, Name: p.name, JoinedAt: p.joined, Video: p.hasVideo.Load(), Audio: p.hasAudio.Load(),
 		State: p.pc.ConnectionState().String(), FramesDecoded: frames,
 		PacketsLost: p.packetsLost.Load(), PLIsSent: p.plisSent.Load(), DecodeErrors: p.decodeErrors.Load(), StrayPackets: p.strayPackets.Load(),
+		Overruns: p.overruns.Load(),
 	}
 	if off, ok := p.sync.offsetMS(); ok {
 		info.AVOffsetMS = &off

@@ -30,6 +30,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
+	"github.com/mcu-dev/mcu/internal/readahead"
 	"github.com/mcu-dev/mcu/output"
 	"github.com/mcu-dev/mcu/signaling"
 	"github.com/mcu-dev/mcu/transcode"
@@ -605,6 +606,11 @@ func (c *Client) replayAudio(t *webrtc.TrackLocalStaticSample) {
 	}
 }
 
+// readAhead is how many received packets may wait for decoding: reading
+// ahead of it keeps the transport-wide feedback's arrival times those of
+// the network, not of the decoder (see package readahead).
+const readAhead = 512
+
 func (c *Client) receive(t *webrtc.TrackRemote) {
 	defer c.wg.Done()
 	codec := strings.ToLower(strings.TrimPrefix(t.Codec().MimeType, t.Kind().String()+"/"))
@@ -614,11 +620,7 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 			return
 		}
 		defer dec.Close()
-		for {
-			pkt, _, err := t.ReadRTP()
-			if err != nil {
-				return
-			}
+		for pkt := range readahead.Track(t, readAhead, nil) {
 			c.BytesReceived.Add(int64(pkt.MarshalSize()))
 			if !c.opts.Decode || len(pkt.Payload) == 0 {
 				continue
@@ -651,11 +653,7 @@ func (c *Client) receive(t *webrtc.TrackRemote) {
 	// 300 ms, as a browser's jitter buffer does, whatever the packet rate.
 	sb := samplebuilder.New(256, depack, 90000, samplebuilder.WithMaxTimeDelay(300*time.Millisecond))
 	var skipped uint16
-	for {
-		pkt, _, err := t.ReadRTP()
-		if err != nil {
-			return
-		}
+	for pkt := range readahead.Track(t, readAhead, nil) {
 		c.BytesReceived.Add(int64(pkt.MarshalSize()))
 		c.VideoBytesReceived.Add(int64(pkt.MarshalSize()))
 		c.countPacket(pkt.SequenceNumber)
@@ -744,11 +742,7 @@ func (c *Client) countVideo(t *webrtc.TrackRemote, codec string) {
 			_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(t.SSRC())}})
 		}}
 	}
-	for {
-		pkt, _, err := t.ReadRTP()
-		if err != nil {
-			return
-		}
+	for pkt := range readahead.Track(t, readAhead, nil) {
 		n := int64(pkt.MarshalSize())
 		c.BytesReceived.Add(n)
 		c.VideoBytesReceived.Add(n)
