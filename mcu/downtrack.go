@@ -43,6 +43,7 @@ type downTrack struct {
 	chooser   rungChooser
 	probe     prober
 	nextCheck time.Time
+	sent      rateWindow // of bytesSent, sampled at each rung check
 	seq       uint16
 	ts        uint32
 	padBudget float64
@@ -87,20 +88,20 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 
 // readEstimator reads the estimator once per rung check: the bandwidth
 // estimate in bits per second (0 while there is none) and the loss the
-// receiver sees (the larger of its last receiver report, when under
-// lossFresh old, and what the estimator reads from transport-wide
-// feedback). GCC's overuse flag is not used: on a busy machine it fires
-// for late feedback as often as for a queue, which the link meter
-// measures directly.
-func (d *downTrack) readEstimator() (est, loss float64) {
-	if time.Since(time.Unix(0, d.lossAt.Load())) < lossFresh {
+// receiver sees: the larger of its last receiver report, when under
+// lossFresh old, and what the link meter read from transport-wide
+// feedback once it settled. GCC's own loss average and overuse flag are
+// not used: its loss counts packets a receiver reported late as lost
+// (see linkMeter), and on a busy machine its overuse flag fires for late
+// feedback as often as for a queue, which the link meter measures
+// directly.
+func (d *downTrack) readEstimator(now time.Time) (est, loss float64) {
+	if now.Sub(time.Unix(0, d.lossAt.Load())) < lossFresh {
 		loss = float64(d.loss.Load()) / 256
 	}
+	loss = max(loss, d.link.loss(now))
 	if d.bwe == nil {
 		return 0, loss
-	}
-	if l, ok := d.bwe.GetStats()["averageLoss"].(float64); ok {
-		loss = max(loss, l)
 	}
 	return float64(d.bwe.GetTargetBitrate()), loss
 }

@@ -35,9 +35,28 @@ type linkMeter struct {
 const linkRing = 1 << 12
 
 type sentAt struct {
-	at  int64 // unix microseconds; 0 for none
-	seq uint16
+	at    int64 // unix microseconds; 0 for none
+	seq   uint16
+	state uint8 // what feedback said of it: unreported, lost or received
 }
+
+const (
+	unreported = iota
+	reportedLost
+	reportedReceived
+)
+
+// Loss is read from the same feedback, but only once it has settled. A
+// receiver stamps a packet when its application reads it, and reads each
+// track on a goroutine of its own (pion does): feedback built while one
+// track's packets wait to be read reports them lost, and the next one
+// reports them received. GCC counts the first report; the link meter
+// counts a packet lost only if no feedback within lossSettle said it came.
+const (
+	lossSettle = 400 * time.Millisecond
+	lossWindow = time.Second // the packets the loss is read over
+	lossMin    = 20          // fewer reported packets than this: no reading
+)
 
 type linkMeterFactory struct{ onNew func(*linkMeter) }
 
@@ -56,6 +75,33 @@ func (m *linkMeter) queueDelay() time.Duration {
 		return 0
 	}
 	return time.Duration(m.queue.Load()) * time.Microsecond
+}
+
+// loss is the fraction of the packets sent between lossWindow and
+// lossSettle ago that feedback reported lost and never received; 0 when
+// too few were reported (or there is no feedback at all).
+func (m *linkMeter) loss(now time.Time) float64 {
+	if m == nil {
+		return 0
+	}
+	from, to := now.Add(-lossSettle-lossWindow).UnixMicro(), now.Add(-lossSettle).UnixMicro()
+	reported, lost := 0, 0
+	m.mu.Lock()
+	for i := range m.sent {
+		s := &m.sent[i]
+		if s.at < from || s.at >= to || s.state == unreported {
+			continue
+		}
+		reported++
+		if s.state == reportedLost {
+			lost++
+		}
+	}
+	m.mu.Unlock()
+	if reported < lossMin {
+		return 0
+	}
+	return float64(lost) / float64(reported)
 }
 
 // silent reports whether feedback has stopped coming for longer than d
@@ -82,7 +128,7 @@ func (m *linkMeter) BindLocalStream(info *interceptor.StreamInfo, w interceptor.
 		if ext := h.GetExtension(id); len(ext) >= 2 {
 			seq := binary.BigEndian.Uint16(ext)
 			m.mu.Lock()
-			m.sent[seq%linkRing] = sentAt{seq: seq, at: time.Now().UnixMicro()}
+			m.sent[seq%linkRing] = sentAt{seq: seq, at: time.Now().UnixMicro(), state: unreported}
 			m.mu.Unlock()
 		}
 		return w.Write(h, payload, a)
@@ -124,10 +170,19 @@ func (m *linkMeter) feedback(fb *rtcp.TransportLayerCC) {
 	}
 	m.seen = now
 	status := func(received bool) {
+		s := &m.sent[seq%linkRing]
+		known := s.seq == seq && s.at != 0
+		switch {
+		case !known:
+		case received:
+			s.state = reportedReceived
+		case s.state == unreported:
+			s.state = reportedLost
+		}
 		if received && len(deltas) > 0 {
 			arrival += float64(deltas[0].Delta)
 			deltas = deltas[1:]
-			if s := m.sent[seq%linkRing]; s.seq == seq && s.at != 0 {
+			if known {
 				d := arrival - float64(s.at)
 				if !m.have || d < m.base {
 					m.base, m.have = d, true

@@ -219,11 +219,19 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		// The estimate covers the whole connection: the mix's audio too.
 		l.need = append(l.need, l.rungNeed(d.codec, i)+audioAllowance)
 	}
-	est, loss := d.readEstimator()
+	est, loss := d.readEstimator(now)
+	// What the link has shown it carries: the video and padding sent over
+	// the last second with the audio beside it (GCC's growth allowed on
+	// top), or a rate a probe confirmed.
+	shown, from := 0.0, est // from: where the next probe starts
+	if sent := d.sent.add(now, d.bytesSent.Load()); sent > 0 {
+		shown = shownGrowth * (sent + audioAllowance)
+		from = min(est, shown)
+	}
 	before := d.chooser.target
 	queue := d.link.queueDelay()
 	congested := loss >= upLoss || queue > downQueue
-	target := d.chooser.choose(now, l.need, d.probe.estimate(est), loss, congested, pin, ceiling)
+	target := d.chooser.choose(now, l.need, d.probe.estimate(est), max(shown, d.probe.confirmed), loss, congested, pin, ceiling)
 	if target < before {
 		d.probe.done()
 	}
@@ -232,7 +240,7 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	if d.chooser.probing && d.cur == target {
 		want, media = l.need[ceiling]*rungHeadroom, l.need[target]
 	}
-	d.probe.update(now, want, est, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence))
+	d.probe.update(now, want, from, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence))
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)

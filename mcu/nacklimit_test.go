@@ -72,3 +72,44 @@ func TestLinkMeterQueue(t *testing.T) {
 		t.Fatal("a nil meter must read no queue")
 	}
 }
+
+// Loss counts only what feedback never reported received: a packet one
+// feedback calls lost and the next calls received (a receiver reading its
+// tracks on separate goroutines) is not lost; packets too recent for their
+// feedback to have settled are not counted yet.
+func TestLinkMeterLossSettles(t *testing.T) {
+	m := &linkMeter{}
+	now := time.Now()
+	// 100 packets, 10 ms apart, sent 1.3 s to 0.3 s ago.
+	for i := range 100 {
+		m.sent[i] = sentAt{seq: uint16(i), at: now.Add(-1300*time.Millisecond + time.Duration(i)*10*time.Millisecond).UnixMicro()}
+	}
+	run := func(from, n uint16, sym uint16) *rtcp.TransportLayerCC {
+		fb := &rtcp.TransportLayerCC{BaseSequenceNumber: from, PacketStatusCount: n, ReferenceTime: 100,
+			PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: sym, RunLength: n}}}
+		if sym != rtcp.TypeTCCPacketNotReceived {
+			for range n {
+				fb.RecvDeltas = append(fb.RecvDeltas, &rtcp.RecvDelta{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 10_000})
+			}
+		}
+		return fb
+	}
+	m.feedback(run(0, 20, rtcp.TypeTCCPacketReceivedSmallDelta))
+	m.feedback(run(20, 10, rtcp.TypeTCCPacketNotReceived)) // reported late...
+	m.feedback(run(20, 10, rtcp.TypeTCCPacketReceivedSmallDelta))
+	m.feedback(run(30, 10, rtcp.TypeTCCPacketNotReceived)) // ...and truly lost
+	m.feedback(run(40, 60, rtcp.TypeTCCPacketReceivedSmallDelta))
+	m.feedback(run(20, 10, rtcp.TypeTCCPacketNotReceived)) // a received packet stays received
+	// Packets 0-89 are settled (sent over 400 ms ago): 10 of 90 lost.
+	if got := m.loss(now); got < 0.105 || got > 0.117 {
+		t.Fatalf("loss %.3f, want 10/90", got)
+	}
+	// Half a second later only packets 40-99 are in the window: none lost.
+	if got := m.loss(now.Add(500 * time.Millisecond)); got != 0 {
+		t.Fatalf("loss %.3f half a second later, want 0", got)
+	}
+	var nilMeter *linkMeter
+	if nilMeter.loss(now) != 0 {
+		t.Fatal("a nil meter must read no loss")
+	}
+}

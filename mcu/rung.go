@@ -43,11 +43,17 @@ type rungChooser struct {
 
 // choose returns the rung to be on. need[i] is the rate rung i sends (or
 // will send) in bits per second, largest first; est is the bandwidth
-// estimate (0 when unknown); loss the latest reported loss fraction;
-// congested whether the link shows congestion now (a growing queue or
-// loss); pinned, when >= 0, overrides the choice; ceiling is the
-// highest rung allowed (0 for the top).
-func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, congested bool, pinned, ceiling int) int {
+// estimate (0 when unknown); shown is the most the link has shown it
+// carries (0 when unknown), which bounds est for climbing; loss the
+// latest reported loss fraction; congested whether the link shows
+// congestion now (a growing queue or loss); pinned, when >= 0, overrides
+// the choice; ceiling is the highest rung allowed (0 for the top).
+//
+// The bound matters because pion's GCC lets its estimate grow 8% a
+// second without limit once it is past 1.5 times what arrives: a
+// receiver held on 180p behind a 700 kb/s link reads an estimate of
+// 1 Mb/s after a few quiet seconds, which no packet ever showed.
+func (c *rungChooser) choose(now time.Time, need []float64, est, shown, loss float64, congested bool, pinned, ceiling int) int {
 	last := len(need) - 1
 	if pinned >= 0 {
 		c.target, c.probing, c.fitsSince = min(pinned, last), false, time.Time{}
@@ -62,7 +68,11 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, c
 	if est <= 0 {
 		return c.target // no estimate yet: stay
 	}
-	fits := func(i int) bool { return est >= need[i]*rungHeadroom }
+	upEst := est
+	if shown > 0 {
+		upEst = min(est, shown)
+	}
+	fits := func(i int, e float64) bool { return e >= need[i]*rungHeadroom }
 	short := congested && est < need[c.target]*rungFloor
 	switch {
 	case !short:
@@ -74,7 +84,7 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, c
 	// heavy loss.
 	if short && now.Sub(c.shortSince) >= downHold || loss >= downLoss {
 		to := c.target
-		for to < last && !fits(to) {
+		for to < last && !fits(to, est) {
 			to++
 		}
 		if loss >= downLoss && to == c.target && to < last {
@@ -88,7 +98,7 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, c
 	if c.target > ceiling {
 		up := -1
 		for i := ceiling; i < c.target; i++ {
-			if fits(i) {
+			if fits(i, upEst) {
 				up = i
 				break
 			}
@@ -105,15 +115,16 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, loss float64, c
 		}
 	}
 	// Probe while there is a higher rung to reach and the link looks
-	// clean: the estimate cannot grow past about 1.5 times what is sent,
+	// clean: a climb counts only on what the link has shown it carries,
 	// so padding lets it show whether a higher rung would fit.
 	c.probing = loss < upLoss && c.target > ceiling
 	return c.target
 }
 
-// Probing. GCC lets its estimate grow about 8% a second and never past
-// 1.5 times what arrives, so a receiver that dropped to a low rung would
-// take half a minute to show that its link recovered. The prober finds out
+// Probing. GCC lets its estimate grow about 8% a second, and a climb
+// counts on it only up to 1.5 times what was sent (shownGrowth), so a
+// receiver that dropped to a low rung would take half a minute to show
+// that its link recovered. The prober finds out
 // faster, as browsers do: it pads the receiver's stream up to a higher
 // rate, a quarter more every half second, and a rate the link carried for
 // half a second with no queue building and little loss counts as confirmed
@@ -186,3 +197,32 @@ func (p *prober) estimate(est float64) float64 { return max(est, p.confirmed) }
 // done ends probing after a switch up succeeded; the confirmed rate stays
 // until the estimate reaches it or congestion shows.
 func (p *prober) done() { p.rate, p.backoff = 0, 0 }
+
+// shownGrowth is how far above what was sent lately an estimate counts
+// for climbing: GCC's own bound on its estimate, which pion applies only
+// while its estimate is under it.
+const shownGrowth = 1.5
+
+// rateWindow measures a byte counter's rate over its last few samples.
+type rateWindow struct {
+	at    [5]time.Time // a ring: four intervals of rungCheck, one second
+	bytes [5]int64
+	n     int
+}
+
+// add samples the counter at now and returns its rate in bits per second
+// since the oldest sample kept; 0 until half a second is covered.
+func (w *rateWindow) add(now time.Time, total int64) float64 {
+	i := w.n % len(w.at)
+	w.at[i], w.bytes[i] = now, total
+	w.n++
+	oldest := 0
+	if w.n > len(w.at) {
+		oldest = w.n % len(w.at)
+	}
+	span := now.Sub(w.at[oldest])
+	if span < 500*time.Millisecond {
+		return 0
+	}
+	return float64(total-w.bytes[oldest]) * 8 / span.Seconds()
+}
