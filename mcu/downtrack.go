@@ -34,6 +34,7 @@ type downTrack struct {
 	keyWanted atomic.Bool   // the receiver asked for a keyframe
 	loss      atomic.Uint32 // fraction lost in its latest report, in 1/256
 	lossAt    atomic.Int64  // when that report came, unix nanoseconds
+	calmUntil atomic.Int64  // loss counts for nothing until then (a new path), unix nanoseconds
 	switches  atomic.Int64
 	bytesSent atomic.Int64
 	stats     atomic.Pointer[ReceiveInfo]
@@ -96,21 +97,42 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 // feedback as often as for a queue, which the link meter measures
 // directly.
 func (d *downTrack) readEstimator(now time.Time) (est, loss float64) {
-	if now.Sub(time.Unix(0, d.lossAt.Load())) < lossFresh {
-		loss = float64(d.loss.Load()) / 256
+	if now.UnixNano() >= d.calmUntil.Load() {
+		if now.Sub(time.Unix(0, d.lossAt.Load())) < lossFresh {
+			loss = float64(d.loss.Load()) / 256
+		}
+		loss = max(loss, d.link.loss(now))
 	}
-	loss = max(loss, d.link.loss(now))
 	if d.bwe == nil {
 		return 0, loss
 	}
 	return float64(d.bwe.GetTargetBitrate()), loss
 }
 
-// reportLoss notes the loss a receiver report gave, in 1/256.
+// reportLoss notes the loss a receiver report gave, in 1/256. Reports
+// that come while the path is new cover the change and are ignored.
 func (d *downTrack) reportLoss(fraction uint8) {
+	now := time.Now().UnixNano()
+	if now < d.calmUntil.Load() {
+		fraction = 0
+	}
 	d.loss.Store(uint32(fraction))
-	d.lossAt.Store(time.Now().UnixNano())
+	d.lossAt.Store(now)
 }
+
+// newPath tells the receiver's rung choice that its connection is moving
+// to a new network path (an ICE restart): what was lost in the move says
+// nothing of either path's capacity, so loss counts for nothing for
+// pathCalm. The queuing delay and the estimate still move the receiver
+// down if the new path is narrower.
+func (d *downTrack) newPath() {
+	d.calmUntil.Store(time.Now().Add(pathCalm).UnixNano())
+	d.loss.Store(0)
+}
+
+// pathCalm covers an ICE restart's checks, the receiver report after it
+// (sent about every second) and the link meter's settling.
+const pathCalm = 3 * time.Second
 
 // lossFresh is how long a receiver report's loss counts.
 const lossFresh = 3 * time.Second

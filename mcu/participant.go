@@ -171,8 +171,16 @@ func (p *Participant) Offer(sdp string) (string, error) {
 	if err != nil {
 		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
 	}
+	var restart bool
+	if prev := p.pc.RemoteDescription(); prev != nil {
+		restart = signaling.ICEUfrag(prev.SDP) != signaling.ICEUfrag(sdp)
+	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", &signaling.Error{Code: signaling.CodeBadRequest, Message: "invalid offer: " + err.Error()}
+	}
+	if d := p.downTrack(); d != nil && restart {
+		p.log.Debug("ICE restart: loss ignored while the path changes", "for", pathCalm)
+		d.newPath()
 	}
 	if !p.tracksAdded {
 		var tracks []webrtc.TrackLocal

@@ -184,3 +184,29 @@ func TestProber(t *testing.T) {
 		t.Fatalf("probing with nothing wanted: %+v", p)
 	}
 }
+
+// An ICE restart's loss does not move the receiver: reports that come
+// while the path is new read as no loss, and later ones count again.
+func TestNewPathIgnoresTheMovesLoss(t *testing.T) {
+	d := &downTrack{}
+	d.reportLoss(64) // 25% before any restart counts
+	if _, loss := d.readEstimator(time.Now()); loss != 0.25 {
+		t.Fatalf("loss %v before the restart, want 0.25", loss)
+	}
+	d.newPath()
+	if _, loss := d.readEstimator(time.Now()); loss != 0 {
+		t.Fatalf("loss %v right after the restart, want 0", loss)
+	}
+	d.reportLoss(40) // the report covering the move
+	if _, loss := d.readEstimator(time.Now()); loss != 0 {
+		t.Fatalf("loss %v from the report covering the move, want 0", loss)
+	}
+	if _, loss := d.readEstimator(time.Now().Add(pathCalm)); loss != 0 {
+		t.Fatalf("loss %v once calm: the ignored report must not come back", loss)
+	}
+	d.calmUntil.Store(0) // the calm is over
+	d.reportLoss(64)
+	if _, loss := d.readEstimator(time.Now()); loss != 0.25 {
+		t.Fatalf("loss %v after the calm, want 0.25", loss)
+	}
+}

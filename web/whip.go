@@ -217,7 +217,7 @@ func (e *mediaEndpoints) create(a Access) gin.HandlerFunc {
 			e.fail(c, err)
 			return
 		}
-		ms := &mediaSession{id: randomHex(16), room: room, access: a, etag: `"` + randomHex(8) + `"`, ufrag: iceUfrag(offer), sess: sess}
+		ms := &mediaSession{id: randomHex(16), room: room, access: a, etag: `"` + randomHex(8) + `"`, ufrag: signaling.ICEUfrag(offer), sess: sess}
 		e.mu.Lock()
 		e.sessions[ms.id] = ms
 		e.mu.Unlock()
@@ -393,16 +393,6 @@ func parseFragment(s string) (fragment, error) {
 		}
 	}
 	return f, nil
-}
-
-// iceUfrag returns the first ICE username fragment of an SDP.
-func iceUfrag(sdp string) string {
-	for _, line := range strings.Split(sdp, "\n") {
-		if u, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), "a=ice-ufrag:"); ok {
-			return u
-		}
-	}
-	return ""
 }
 
 func randomHex(n int) string {
