@@ -235,12 +235,20 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 	if target < before {
 		d.probe.done()
 	}
-	// Probe for the highest rung allowed while the chooser wants to climb.
+	// Probe for the highest rung allowed while the chooser wants to climb,
+	// a little past what that rung needs to fit: its rate moves from one
+	// check to the next, and a probe that just reached yesterday's need
+	// would show nothing today.
 	want, media := 0.0, 0.0
 	if d.chooser.probing && d.cur == target {
-		want, media = l.need[ceiling]*rungHeadroom, l.need[target]
+		want, media = l.need[ceiling]*rungHeadroom*probeMargin, l.need[target]
 	}
-	d.probe.update(now, want, from, media, loss >= upLoss || queue > probeQueueLimit || d.link.silent(probeSilence))
+	probing := d.probe.rate
+	stop := probeStop(d, loss >= upLoss)
+	d.probe.update(now, want, from, media, stop != "")
+	if probing > 0 && d.probe.rate == 0 && stop != "" {
+		l.log("probe ended", "participant", d.id, "rate", int(probing), "by", stop, "loss", loss, "queue_ms", queue.Milliseconds())
+	}
 	if target != before {
 		l.log("receiver rung target", "participant", d.id, "from", l.ladder[before].Name, "to", l.ladder[target].Name,
 			"estimate", int(est), "probed", int(d.probe.confirmed), "loss", loss)
@@ -254,6 +262,20 @@ func (l *liveOutput) chooseRung(d *downTrack, now time.Time, pin, ceiling int) {
 		info.Target = l.ladder[target].Name
 	}
 	d.stats.Store(info)
+}
+
+// probeStop says what ends d's probe now ("" for nothing): loss (lossy,
+// from the rung check), a queue building, or feedback no longer coming.
+func probeStop(d *downTrack, lossy bool) string {
+	switch {
+	case lossy:
+		return "loss"
+	case d.link.queueDelay() > probeQueueLimit:
+		return "queue"
+	case d.link.silent(probeSilence):
+		return "no feedback"
+	}
+	return ""
 }
 
 // audioAllowance is what a receiver's audio takes besides its video: Opus
@@ -295,11 +317,14 @@ func (l *liveOutput) feed(d *downTrack, now time.Time) {
 		return
 	}
 	d.send(r.pkts)
-	if d.probe.rate > 0 && (d.link.queueDelay() > probeQueueLimit || d.link.silent(probeSilence)) {
+	if d.probe.rate > 0 {
 		// Checked on every picture while probing, not only with the
 		// rung: each tick of padding into a full link is lost. No
 		// feedback is no news of the probe: stop too.
-		d.probe.update(now, 0, 0, 0, true)
+		if stop := probeStop(d, false); stop != "" {
+			l.log("probe ended", "participant", d.id, "rate", int(d.probe.rate), "by", stop, "queue_ms", d.link.queueDelay().Milliseconds())
+			d.probe.update(now, 0, 0, 0, true)
+		}
 	}
 	if d.probe.rate > 0 && d.cur == d.chooser.target {
 		// Padding makes up the difference between the probe's rate and

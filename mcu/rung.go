@@ -140,8 +140,12 @@ const (
 	// a link's buffer (often 200-500 ms) overflows.
 	probeQueueLimit = 80 * time.Millisecond
 	// probeSilence is how long without transport-wide feedback ends a
-	// probe: the receiver sends it every 100 ms or so.
-	probeSilence = 300 * time.Millisecond
+	// probe: receivers send it every 100 ms or so, but a busy one (a
+	// phone decoding, a loaded test machine) skips a beat or two, and
+	// ending a probe on that costs seconds of back-off.
+	probeSilence = 500 * time.Millisecond
+	// probeMargin is how far past what the top rung needs a probe goes.
+	probeMargin = 1.05
 )
 
 type prober struct {
