@@ -1,5 +1,7 @@
 package mcu
 
+import "time"
+
 // GroupCount is the number of running recording groups, for tests.
 func (rc *Recorder) GroupCount() int {
 	rc.mu.Lock()
@@ -21,4 +23,11 @@ func (rc *Recorder) LiveReuse() map[string]bool {
 		g.mu.Unlock()
 	}
 	return out
+}
+
+// LossIgnored reports, for tests, whether participant p's video receiver
+// is ignoring loss because its network path just changed.
+func (p *Participant) LossIgnored() bool {
+	d := p.downTrack()
+	return d != nil && time.Now().UnixNano() < d.calmUntil.Load()
 }

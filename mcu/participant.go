@@ -678,7 +678,7 @@ type ParticipantInfo struct {
 	// stream's sequence and timestamp window (garbage or a broken sender).
 	StrayPackets int64 `json:"stray_packets"`
 	// Overruns counts packets dropped because decoding fell too far behind
-	// their arrival (also counted in PacketsLost).
+	// their arrival (video ones also count in PacketsLost).
 	Overruns int64 `json:"overruns"`
 	// AVOffsetMS is the smoothed capture-time offset between the pictures
 	// shown and the audio played with them (negative: pictures late), once

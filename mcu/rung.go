@@ -124,13 +124,13 @@ func (c *rungChooser) choose(now time.Time, need []float64, est, shown, loss flo
 // Probing. GCC lets its estimate grow about 8% a second, and a climb
 // counts on it only up to 1.5 times what was sent (shownGrowth), so a
 // receiver that dropped to a low rung would take half a minute to show
-// that its link recovered. The prober finds out
-// faster, as browsers do: it pads the receiver's stream up to a higher
-// rate, a quarter more every half second, and a rate the link carried for
-// half a second with no queue building and little loss counts as confirmed
-// bandwidth. Overuse or loss ends the probe at once, and the next one
-// waits 2 s, then maxProbeBackoff. Small steps keep the overshoot on a
-// capped link short of what its queue holds.
+// that its link recovered. The prober finds out faster, as browsers do:
+// it pads the receiver's stream up to a higher rate, a quarter more every
+// half second, and a rate the link carried for half a second with no
+// queue building and little loss counts as confirmed bandwidth. A queue,
+// loss or silent feedback ends the probe at once, and the next one waits
+// 2 s, then maxProbeBackoff. Small steps keep the overshoot on a capped
+// link short of what its queue holds.
 const (
 	probeStep       = 1.25
 	probeHold       = 500 * time.Millisecond

@@ -22,14 +22,14 @@ import (
 // are dropped and counted with dropped (which may be nil), so that a
 // stalled consumer costs bounded memory and shows up as loss.
 func Track(t *webrtc.TrackRemote, depth int, dropped func()) <-chan *rtp.Packet {
-	return Reader(func() (*rtp.Packet, error) {
+	return reader(func() (*rtp.Packet, error) {
 		pkt, _, err := t.ReadRTP()
 		return pkt, err
 	}, depth, dropped)
 }
 
-// Reader is Track for any packet source.
-func Reader(read func() (*rtp.Packet, error), depth int, dropped func()) <-chan *rtp.Packet {
+// reader is Track for any packet source.
+func reader(read func() (*rtp.Packet, error), depth int, dropped func()) <-chan *rtp.Packet {
 	ch := make(chan *rtp.Packet, depth)
 	go func() {
 		defer close(ch)

@@ -23,7 +23,7 @@ func TestReaderKeepsReadingWhileTheConsumerStalls(t *testing.T) {
 		return &rtp.Packet{Header: rtp.Header{SequenceNumber: uint16(i)}}, nil
 	}
 	var dropped atomic.Int32
-	ch := Reader(read, depth, func() { dropped.Add(1) })
+	ch := reader(read, depth, func() { dropped.Add(1) })
 	deadline := time.Now().Add(5 * time.Second)
 	for n.Load() <= total && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond) // the consumer is busy: nothing is taken
